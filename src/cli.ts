@@ -8,6 +8,14 @@ const commands: Record<string, { summary: string; load: () => CliCommand }> = {
     summary: 'run simulated Hyper-V hosts that speak WinRM',
     load: () => require('./cli/sim-command').simCommand,
   },
+  audit: {
+    summary: 'verify or export the audit trail (audit verify | audit export)',
+    load: () => require('./cli/audit-command').auditCommand,
+  },
+  token: {
+    summary: 'mint a development token (HS256)',
+    load: () => require('./cli/token-command').tokenCommand,
+  },
 };
 
 export async function runCli(argv: string[]): Promise<number> {
