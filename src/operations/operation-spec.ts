@@ -1,0 +1,85 @@
+// What one Hyper-V feature declares. The HTTP routes, OpenAPI document, dry-run, audit and the
+// job runner all read these specs from the registry; adding a feature is adding one module.
+
+import type { z } from 'zod';
+import type { ScriptTemplate } from '../powershell';
+import type { ErrorCode } from '../errors/error-codes';
+
+export type Scope =
+  | 'vm:read'
+  | 'vm:hotplug'
+  | 'vm:storage'
+  | 'vm:checkpoint'
+  | 'vm:backup'
+  | 'vm:migrate'
+  | 'vm:replicate'
+  | 'audit:read';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** Facts the gateway reads before a change (validated results of host.get / vm.get). */
+export interface FactsContext<HostFacts = unknown, VmFacts = unknown> {
+  host: HostFacts;
+  /** Absent for host-level operations. */
+  vm?: VmFacts;
+  /** The host's inventory entry (roots, groups) and the names of the other hosts. */
+  inventory: {
+    hostName: string;
+    storageRoots: readonly string[];
+    exportRoots: readonly string[];
+    otherHosts: readonly string[];
+  };
+}
+
+export interface RuleFailure {
+  code: ErrorCode;
+  /** The rule that failed, naming the VM/host and the values: what a caller can act on. */
+  detail: string;
+  /** What to do next. */
+  hint?: string;
+  status?: number;
+  extensions?: Record<string, unknown>;
+}
+
+export interface PreconditionRule<P> {
+  /** Stable id shown in dry-run reports, e.g. `gen2-required`. */
+  id: string;
+  /** One-line statement of the rule for docs and dry-run. */
+  description: string;
+  /** null = passes. */
+  check(params: P, facts: FactsContext): RuleFailure | null;
+}
+
+export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
+  /** e.g. `network-adapter.add`; also the script header id. */
+  id: string;
+  summary: string;
+  scope: Scope;
+  method: HttpMethod;
+  /** Express-style path, e.g. `/v1/hosts/:host/vms/:vm/network-adapters/:adapterId`. */
+  route: string;
+  /** `vm` operations resolve `:vm` (GUID or exact name) to a GUID and pass it as `vmId`. */
+  target: 'host' | 'vm';
+  /**
+   * Strict schema of the operation's params as the script receives them, minus `vmId`: body
+   * fields and route parameters merged (route params win; a body may not repeat them).
+   */
+  input: z.ZodType<P>;
+  /** How route parameters other than :host and :vm become params, e.g. `c:l` → controller fields. */
+  routeParams?: (routeParams: Record<string, string>) => Record<string, unknown>;
+  mutates: boolean;
+  longRunning: boolean;
+  /** Seconds a request waits for the job before answering 202 (overridable with ?wait=). */
+  defaultWaitSec: number;
+  /** Gateway-side checks, evaluated on fresh facts before anything reaches the host. */
+  preconditions: readonly PreconditionRule<P>[];
+  template: ScriptTemplate;
+  /** Validates what the host returned. */
+  result: z.ZodType<R>;
+  /** Param fields that are paths, and which host roots they must fall under. */
+  pathFields?: readonly { field: string; roots: 'storage' | 'export' }[];
+  /** Param fields replaced by a marker in the audit trail (secrets, free-form blobs). */
+  redactFields?: readonly string[];
+  /** HTTP status of a successful synchronous answer (200 default, 201 for creations). */
+  successStatus?: number;
+}
