@@ -1,0 +1,140 @@
+// `hvgate sim`: runs simulated Hyper-V hosts that speak WinRM on loopback until SIGINT/SIGTERM.
+// Prints one JSON line per host ({"name","url"}) once listening, then {"control": url}.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CliCommand } from './cli-command';
+
+const USAGE = `usage: hvgate sim [--hosts N] [--port P] [--seed S] [--latency-scale X]
+                 [--user U] [--password-file F] [--control-port C]
+
+  --hosts N           simulated hosts (default 3)
+  --port P            first host's WinRM port; the next hosts use P+1, P+2 ... (default 0 = ephemeral)
+  --seed S            seed of the demo fleet (default 1)
+  --latency-scale X   multiplies simulated durations; 0 = instant (default 1)
+  --user U            WinRM Basic user (default Administrator)
+  --password-file F   file holding the WinRM password (default password: hvgate-sim)
+  --control-port C    port of the JSON control endpoint (default 0 = ephemeral)
+`;
+
+class UsageError extends Error {}
+
+function integer(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be an integer, got '${value}'`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+interface SimArgs {
+  hosts: number;
+  port: number;
+  seed: number;
+  latencyScale: number;
+  user: string;
+  password: string;
+  controlPort: number;
+}
+
+function parse(args: string[]): SimArgs | 'help' {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        hosts: { type: 'string' },
+        port: { type: 'string' },
+        seed: { type: 'string' },
+        'latency-scale': { type: 'string' },
+        user: { type: 'string' },
+        'password-file': { type: 'string' },
+        'control-port': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return 'help';
+  const hosts = integer('hosts', values.hosts, 3, 1, 64);
+  const port = integer('port', values.port, 0, 0, 65535);
+  if (port !== 0 && port + hosts - 1 > 65535)
+    throw new UsageError(`--port ${port} leaves no room for ${hosts} hosts`);
+  const scaleText = values['latency-scale'];
+  const latencyScale = scaleText === undefined ? 1 : Number(scaleText);
+  if (scaleText !== undefined && (!/^\d+(\.\d+)?$/.test(scaleText) || !Number.isFinite(latencyScale))) {
+    throw new UsageError(`--latency-scale must be a number >= 0, got '${scaleText}'`);
+  }
+  const user = values.user ?? 'Administrator';
+  if (!/^[^\s:\\]+$/.test(user)) throw new UsageError(`--user must be a plain account name, got '${user}'`);
+  let password = 'hvgate-sim';
+  const file = values['password-file'];
+  if (file !== undefined) {
+    try {
+      password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new UsageError(
+        `cannot read --password-file: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (password === '') throw new UsageError('--password-file is empty');
+  }
+  return {
+    hosts,
+    port,
+    seed: integer('seed', values.seed, 1, 0, 2 ** 31 - 1),
+    latencyScale,
+    user,
+    password,
+    controlPort: integer('control-port', values['control-port'], 0, 0, 65535),
+  };
+}
+
+export const simCommand: CliCommand = {
+  async run(args) {
+    let parsed: SimArgs | 'help';
+    try {
+      parsed = parse(args);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      process.stderr.write(`hvgate sim: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    if (parsed === 'help') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    // Loaded here so `hvgate sim --help` and flag errors stay instant.
+    const { createSimulator } = require('../simulator/simulator') as typeof import('../simulator/simulator');
+    const sim = await createSimulator({
+      hosts: parsed.hosts,
+      seed: parsed.seed,
+      latencyScale: parsed.latencyScale,
+      user: parsed.user,
+      password: parsed.password,
+      basePort: parsed.port,
+      controlPort: parsed.controlPort,
+    });
+    for (const h of sim.hosts) process.stdout.write(`${JSON.stringify({ name: h.name, url: h.url })}\n`);
+    process.stdout.write(`${JSON.stringify({ control: sim.controlUrl })}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await sim.close();
+    return 0;
+  },
+};
