@@ -12,6 +12,10 @@ const commands: Record<string, { summary: string; load: () => CliCommand }> = {
     summary: 'verify or export the audit trail (audit verify | audit export)',
     load: () => require('./cli/audit-command').auditCommand,
   },
+  selftest: {
+    summary: 'check a real Hyper-V host (read-only unless --allow-changes)',
+    load: () => require('./cli/selftest-command').selftestCommand,
+  },
   token: {
     summary: 'mint a development token (HS256)',
     load: () => require('./cli/token-command').tokenCommand,

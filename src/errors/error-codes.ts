@@ -18,6 +18,11 @@ export const errorCodes = {
     title: 'VM names with wildcard characters are refused',
     hint: 'Address the VM by its GUID or by its exact name without * ? [ ].',
   },
+  HVG_ERR_AUDIT_BAD_QUERY: {
+    status: 400,
+    title: 'Audit query is invalid',
+    hint: 'Check the filters, the time format (ISO-8601) and that the cursor comes from the same query.',
+  },
   HVG_ERR_UNAUTHENTICATED: {
     status: 401,
     title: 'Authentication required',
@@ -95,10 +100,25 @@ export const errorCodes = {
     title: 'The object is in use on the host',
     hint: 'Detach the disk or wait for the other operation to finish, then retry.',
   },
+  HVG_ERR_MIGRATION_DELEGATION: {
+    status: 409,
+    title: 'Live migration cannot authenticate from the source host to the destination (double hop)',
+    hint: 'Configure Kerberos constrained delegation on the source host’s computer account to the destination’s `cifs` and `Microsoft Virtual System Migration Service` services with “use any authentication protocol”, set the migration authentication type to Kerberos, then retry.',
+  },
   HVG_ERR_JOB_NOT_CANCELLABLE: {
     status: 409,
     title: 'Only queued jobs can be cancelled',
     hint: 'A running job finishes or fails on its own; poll it.',
+  },
+  HVG_ERR_CANCELLED: {
+    status: 409,
+    title: 'The job was cancelled',
+    hint: 'Nothing was sent to the host; submit the request again if it is still wanted.',
+  },
+  HVG_ERR_JOB_INTERRUPTED: {
+    status: 409,
+    title: 'The job was interrupted by a gateway restart',
+    hint: 'The outcome on the host is unknown; GET the VM to check before retrying.',
   },
   HVG_ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
@@ -119,6 +139,11 @@ export const errorCodes = {
     status: 422,
     title: 'Not supported for this VM or host',
     hint: 'See `detail` for the requirement that is not met.',
+  },
+  HVG_ERR_INVALID_VALUE: {
+    status: 422,
+    title: 'The value does not fit this VM, disk or host',
+    hint: 'Read `detail`; GET the VM or host to see its current facts and choose a value that fits.',
   },
   HVG_ERR_HOST_BUSY: {
     status: 429,
@@ -154,6 +179,11 @@ export const errorCodes = {
     status: 503,
     title: 'Audit trail unavailable',
     hint: 'Nothing was changed. Retry when the audit store is writable again.',
+  },
+  HVG_ERR_QUEUE_TIMEOUT: {
+    status: 503,
+    title: 'The job waited too long in the host’s queue',
+    hint: 'Nothing was sent to the host; retry after Retry-After.',
   },
   HVG_ERR_SHUTTING_DOWN: {
     status: 503,

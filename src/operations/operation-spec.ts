@@ -29,6 +29,12 @@ export interface FactsContext<HostFacts = unknown, VmFacts = unknown> {
     exportRoots: readonly string[];
     otherHosts: readonly string[];
   };
+  /** Every VM on the host (vm.list), for operations that declare `facts.vmList`. */
+  vms?: readonly unknown[];
+  /** host.get facts of other inventory hosts a request names (migration destination, replica). */
+  peers?: Readonly<Record<string, unknown>>;
+  /** Inventory roots of those peer hosts. */
+  peerRoots?: Readonly<Record<string, { storageRoots: readonly string[]; exportRoots: readonly string[] }>>;
 }
 
 export interface RuleFailure {
@@ -76,8 +82,16 @@ export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
   template: ScriptTemplate;
   /** Validates what the host returned. */
   result: z.ZodType<R>;
-  /** Param fields that are paths, and which host roots they must fall under. */
-  pathFields?: readonly { field: string; roots: 'storage' | 'export' }[];
+  /**
+   * Param fields that are paths, and which host roots they must fall under; `hostParam` names the
+   * param holding the inventory host whose roots apply (default: the target host).
+   */
+  pathFields?: readonly { field: string; roots: 'storage' | 'export'; hostParam?: string }[];
+  /**
+   * Extra facts prepare reads: `vmList` = every VM on the host; `peerHostParam` = the param naming
+   * another inventory host (never an address) whose host.get facts the rules compare against.
+   */
+  facts?: { vmList?: boolean; peerHostParam?: string };
   /** Param fields replaced by a marker in the audit trail (secrets, free-form blobs). */
   redactFields?: readonly string[];
   /** HTTP status of a successful synchronous answer (200 default, 201 for creations). */

@@ -1,0 +1,355 @@
+// The OperationRunner the job layer drives: resolve `{vm}` to a GUID, validate input, check paths
+// against the host's roots, read facts (host.get / vm.get, briefly cached; fresh inside the lock),
+// evaluate the spec's preconditions, render the constant script with the params blob, execute it
+// through the host's executor and map what the host says to HvgError (reference §0.3).
+
+import { HvgError, isHvgError } from '../errors/hvg-error';
+import type { HostInventory } from '../fleet/host-inventory';
+import { encodeCommandLine } from '../powershell/command-line';
+import { renderScript } from '../powershell/script-render';
+import type { HostExecutor } from '../winrm/host-executor';
+import type { HostFacts, VmFacts } from './facts-schemas';
+import { hostFactsSchema, vmFactsSchema, vmListSchema } from './facts-schemas';
+import { hostGet, vmGet, vmList } from './host-facts';
+import { mapExecutionError, mapScriptError } from './host-error-mapping';
+import { isGuid } from './operation-helpers';
+import type {
+  DryRunReport,
+  ExecuteOptions,
+  OperationMeta,
+  OperationOutcome,
+  OperationRunner,
+  PreparedOperation,
+  ResolvedTarget,
+  RuleOutcome,
+} from './operation-runner';
+import type { FactsContext, OperationSpec, RuleFailure } from './operation-spec';
+import { requirePathUnderRoots } from './path-policy';
+import { assertNoWildcard, resolveVmRef } from './vm-resolver';
+
+export interface OperationRunnerDeps {
+  /** The executor of an inventory host (shell pool, deadlines). */
+  executorFor(hostName: string): HostExecutor;
+  inventory: HostInventory;
+  /** Time source of the facts cache. */
+  clock?: { now(): number };
+  /** How long read facts may be reused outside the lock (default 2000 ms; 0 = never). */
+  factsTtlMs?: number;
+  /** Deadline of one facts read (default 30 s). */
+  factsTimeoutMs?: number;
+}
+
+export interface CatalogRunner extends OperationRunner {
+  /** Forgets cached facts of a host (and of one VM, or all of its VMs). */
+  invalidate(hostName: string, vmId?: string): void;
+}
+
+interface Cached<T> {
+  at: number;
+  value: T;
+}
+
+export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner {
+  const now = (): number => (deps.clock ? deps.clock.now() : Date.now());
+  const ttl = deps.factsTtlMs ?? 2000;
+  const readTimeout = deps.factsTimeoutMs ?? 30_000;
+  const hostCache = new Map<string, Cached<HostFacts>>();
+  const listCache = new Map<string, Cached<VmFacts[]>>();
+  const vmCache = new Map<string, Cached<VmFacts>>();
+  const vmKey = (host: string, vmId: string): string => `${host}\n${vmId.toLowerCase()}`;
+  const fresh = <T>(c: Cached<T> | undefined): T | undefined =>
+    c !== undefined && ttl > 0 && now() - c.at < ttl ? c.value : undefined;
+
+  function requireHost(hostName: string) {
+    const entry = deps.inventory.get(hostName);
+    if (!entry) {
+      throw new HvgError('HVG_ERR_UNKNOWN_HOST', {
+        detail: `no host named "${hostName}" in the inventory`,
+        extensions: { host: hostName },
+      });
+    }
+    return entry;
+  }
+
+  async function runRead<T>(
+    hostName: string,
+    spec: OperationSpec,
+    params: Record<string, unknown>,
+    vmName?: string,
+  ): Promise<T> {
+    const rendered = renderScript(spec.template, params, { jobId: null, requestId: null });
+    try {
+      const res = await deps
+        .executorFor(hostName)
+        .runScript(
+          { text: rendered.text, scriptId: rendered.scriptId },
+          { deadline: Date.now() + readTimeout },
+        );
+      if (!res.envelope.ok)
+        throw mapScriptError(res.envelope.error, { hostName, operation: spec.id, vmName });
+      return validateResult(spec, hostName, res.envelope.result) as T;
+    } catch (err) {
+      throw mapExecutionError(err, { hostName, operation: spec.id, vmName });
+    }
+  }
+
+  async function hostFacts(hostName: string, useCache: boolean): Promise<HostFacts> {
+    const hit = useCache ? fresh(hostCache.get(hostName)) : undefined;
+    if (hit) return hit;
+    const facts = await runRead<HostFacts>(hostName, hostGet as unknown as OperationSpec, {});
+    hostCache.set(hostName, { at: now(), value: facts });
+    return facts;
+  }
+
+  async function listFacts(hostName: string, useCache: boolean): Promise<VmFacts[]> {
+    const hit = useCache ? fresh(listCache.get(hostName)) : undefined;
+    if (hit) return hit;
+    const vms = await runRead<VmFacts[]>(hostName, vmList as unknown as OperationSpec, {});
+    const at = now();
+    listCache.set(hostName, { at, value: vms });
+    for (const vm of vms) vmCache.set(vmKey(hostName, vm.id), { at, value: vm });
+    return vms;
+  }
+
+  async function vmFacts(
+    hostName: string,
+    vmId: string,
+    useCache: boolean,
+    vmName?: string,
+  ): Promise<VmFacts> {
+    const hit = useCache ? fresh(vmCache.get(vmKey(hostName, vmId))) : undefined;
+    if (hit) return hit;
+    const facts = await runRead<VmFacts>(hostName, vmGet as unknown as OperationSpec, { vmId }, vmName);
+    vmCache.set(vmKey(hostName, vmId), { at: now(), value: facts });
+    return facts;
+  }
+
+  function invalidate(hostName: string, vmId?: string): void {
+    hostCache.delete(hostName);
+    listCache.delete(hostName);
+    if (vmId !== undefined) {
+      vmCache.delete(vmKey(hostName, vmId));
+      return;
+    }
+    for (const key of [...vmCache.keys()]) if (key.startsWith(`${hostName}\n`)) vmCache.delete(key);
+  }
+
+  function validateResult(spec: OperationSpec, hostName: string, result: unknown): unknown {
+    const parsed = spec.result.safeParse(result);
+    if (!parsed.success) {
+      throw new HvgError('HVG_ERR_HOST_PROTOCOL', {
+        detail: `${hostName} answered ${spec.id} with a result hvgate does not understand: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ')}`,
+      });
+    }
+    return parsed.data;
+  }
+
+  function validationError(
+    spec: OperationSpec,
+    issues: readonly { path: PropertyKey[]; message: string }[],
+  ): HvgError {
+    const errors = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    return new HvgError('HVG_ERR_VALIDATION', {
+      detail: `invalid ${spec.id} request: ${errors.map((e) => `${e.path || '(body)'}: ${e.message}`).join('; ')}`,
+      extensions: { errors },
+    });
+  }
+
+  function failureError(ruleId: string, f: RuleFailure): HvgError {
+    return new HvgError(f.code, {
+      detail: f.detail,
+      hint: f.hint,
+      status: f.status,
+      extensions: { rule: ruleId, ...(f.extensions ?? {}) },
+    });
+  }
+
+  async function build(
+    spec: OperationSpec,
+    target: ResolvedTarget,
+    input: unknown,
+    meta: OperationMeta,
+    mode: 'prepare' | 'dry-run',
+  ): Promise<PreparedOperation> {
+    const entry = requireHost(target.hostName);
+    if (spec.target === 'vm' && (target.vmId === undefined || !isGuid(target.vmId))) {
+      throw new HvgError('HVG_ERR_BAD_REQUEST', { detail: `${spec.id} needs a VM resolved to its GUID` });
+    }
+    const body = input === undefined || input === null ? {} : input;
+    if (typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, 'vmId')) {
+      throw validationError(spec, [{ path: ['vmId'], message: 'the VM comes from the URL, not the body' }]);
+    }
+    const parsed = spec.input.safeParse(body);
+    if (!parsed.success) throw validationError(spec, parsed.error.issues);
+    const params: Record<string, unknown> = { ...(parsed.data as Record<string, unknown>) };
+
+    const peerName = spec.facts?.peerHostParam ? params[spec.facts.peerHostParam] : undefined;
+    if (typeof peerName === 'string' && !deps.inventory.has(peerName)) {
+      throw new HvgError('HVG_ERR_UNKNOWN_HOST', {
+        detail: `${spec.facts?.peerHostParam} "${peerName}" is not a host of the inventory; hvgate sends work only to inventory hosts`,
+        hint: 'GET /v1/hosts lists the hosts in the inventory.',
+        extensions: { field: spec.facts?.peerHostParam, host: peerName },
+      });
+    }
+    for (const pf of spec.pathFields ?? []) {
+      const value = params[pf.field];
+      if (typeof value !== 'string') continue;
+      const hostOfRoots = pf.hostParam ? String(params[pf.hostParam]) : entry.name;
+      const rootsEntry = requireHost(hostOfRoots);
+      const roots = pf.roots === 'storage' ? rootsEntry.storageRoots : rootsEntry.exportRoots;
+      params[pf.field] = requirePathUnderRoots(pf.field, value, roots, pf.roots, rootsEntry.name);
+    }
+
+    const useCache = mode === 'dry-run';
+    const needsFacts =
+      spec.preconditions.length > 0 || spec.facts?.vmList === true || spec.facts?.peerHostParam !== undefined;
+    const rules: RuleOutcome[] = [];
+    if (needsFacts) {
+      const [host, vm, vms] = await Promise.all([
+        hostFacts(entry.name, useCache),
+        spec.target === 'vm'
+          ? vmFacts(entry.name, target.vmId!, useCache, target.vmName)
+          : Promise.resolve(undefined),
+        spec.facts?.vmList ? listFacts(entry.name, useCache) : Promise.resolve(undefined),
+      ]);
+      const peers: Record<string, unknown> = {};
+      const peerRoots: Record<string, { storageRoots: readonly string[]; exportRoots: readonly string[] }> =
+        {};
+      if (typeof peerName === 'string' && peerName !== entry.name) {
+        peers[peerName] = await hostFacts(peerName, useCache);
+        const pe = requireHost(peerName);
+        peerRoots[peerName] = { storageRoots: pe.storageRoots, exportRoots: pe.exportRoots };
+      }
+      const ctx: FactsContext = {
+        host,
+        vm,
+        vms,
+        peers,
+        peerRoots,
+        inventory: {
+          hostName: entry.name,
+          storageRoots: entry.storageRoots,
+          exportRoots: entry.exportRoots,
+          otherHosts: deps.inventory
+            .list()
+            .map((h) => h.name)
+            .filter((n) => n !== entry.name),
+        },
+      };
+      for (const r of spec.preconditions) {
+        const failure = r.check(params, ctx);
+        if (failure && mode === 'prepare') throw failureError(r.id, failure);
+        rules.push(
+          failure
+            ? { id: r.id, description: r.description, passed: false, failure }
+            : { id: r.id, description: r.description, passed: true },
+        );
+      }
+    }
+
+    const scriptParams = spec.target === 'vm' ? { ...params, vmId: target.vmId } : params;
+    let rendered;
+    try {
+      rendered = renderScript(spec.template, scriptParams, meta);
+    } catch (err) {
+      throw mapExecutionError(err, { hostName: entry.name, operation: spec.id, vmName: target.vmName });
+    }
+    const encoded = encodeCommandLine(rendered.text);
+    return {
+      spec,
+      target,
+      params: scriptParams,
+      rules,
+      script: {
+        id: rendered.scriptId,
+        sha256: rendered.sha256,
+        text: rendered.text,
+        commandLineLength: encoded.commandLine.length,
+        viaLoader: encoded.mode === 'loader',
+      },
+    };
+  }
+
+  return {
+    async resolveTarget(hostName: string, vmRef?: string): Promise<ResolvedTarget> {
+      const entry = requireHost(hostName);
+      if (vmRef === undefined) return { hostName: entry.name };
+      if (isGuid(vmRef)) {
+        try {
+          const vm = await vmFacts(entry.name, vmRef, true);
+          return { hostName: entry.name, vmId: vm.id, vmName: vm.name };
+        } catch (err) {
+          if (isHvgError(err) && err.code === 'HVG_ERR_VM_NOT_FOUND') {
+            throw new HvgError('HVG_ERR_VM_NOT_FOUND', {
+              detail: `no VM with id ${vmRef} on ${entry.name}`,
+              extensions: { vm: vmRef },
+            });
+          }
+          throw err;
+        }
+      }
+      assertNoWildcard(vmRef);
+      const vms = await listFacts(entry.name, true);
+      const resolved = resolveVmRef(entry.name, vmRef, vms);
+      return { hostName: entry.name, vmId: resolved.vmId, vmName: resolved.vmName };
+    },
+
+    prepare: (spec, target, input, meta) => build(spec, target, input, meta, 'prepare'),
+
+    async dryRun(spec, target, input, meta): Promise<DryRunReport> {
+      const prepared = await build(spec, target, input, meta, 'dry-run');
+      return {
+        operation: spec.id,
+        target: prepared.target,
+        params: prepared.params,
+        wouldRun: prepared.rules.every((r) => r.passed),
+        rules: prepared.rules,
+        longRunning: spec.longRunning,
+        script: prepared.script,
+      };
+    },
+
+    async execute(prepared: PreparedOperation, options: ExecuteOptions): Promise<OperationOutcome> {
+      const { spec, target } = prepared;
+      const forget = (): void => {
+        if (!spec.mutates) return;
+        invalidate(target.hostName, target.vmId);
+        for (const key of ['destinationHost', 'replicaHost']) {
+          const other = prepared.params[key];
+          if (typeof other === 'string' && deps.inventory.has(other)) invalidate(other);
+        }
+      };
+      const ctx = { hostName: target.hostName, operation: spec.id, vmName: target.vmName };
+      let res;
+      try {
+        res = await deps
+          .executorFor(target.hostName)
+          .runScript(
+            { text: prepared.script.text, scriptId: prepared.script.id },
+            { deadline: options.deadline, signal: options.signal, onProgress: options.onProgress },
+          );
+      } catch (err) {
+        // A failed or timed-out change may still have applied part of its work on the host.
+        forget();
+        throw mapExecutionError(err, ctx);
+      }
+      forget();
+      // runScript throws for {ok:false}; should an envelope still say so, map what the host said.
+      if (!res.envelope.ok) throw mapScriptError(res.envelope.error, ctx);
+      return {
+        result: validateResult(spec, target.hostName, res.envelope.result),
+        exitCode: res.exitCode,
+        durationMs: res.durationMs,
+        httpRequests: res.httpRequests,
+      };
+    },
+
+    invalidate,
+  };
+}
+
+/** Schemas of the facts reads, for callers that read facts themselves (selftest). */
+export const factsSchemas = { host: hostFactsSchema, vm: vmFactsSchema, list: vmListSchema };

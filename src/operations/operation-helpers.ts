@@ -1,0 +1,160 @@
+// Shared pieces of the catalog: typed rule definitions over validated facts, the rules every
+// mutating VM operation shares, param schema fragments, and PowerShell snippets every template
+// uses (VM lookup by GUID, long-job polling with progress).
+
+import { z } from 'zod';
+import type { ErrorCode } from '../errors/error-codes';
+import type { FactsContext, OperationSpec, PreconditionRule, RuleFailure } from './operation-spec';
+import type { HostFacts, VmFacts } from './facts-schemas';
+
+export interface Facts {
+  host: HostFacts;
+  vm: VmFacts;
+  vms: readonly VmFacts[];
+  peers: Readonly<Record<string, HostFacts>>;
+  peerRoots: FactsContext['peerRoots'];
+  inventory: FactsContext['inventory'];
+}
+
+function typed(ctx: FactsContext): Facts {
+  return {
+    host: ctx.host as HostFacts,
+    // Host-level operations never use `vm`; VM rules run only on VM operations, whose facts carry it.
+    vm: ctx.vm as VmFacts,
+    vms: (ctx.vms ?? []) as readonly VmFacts[],
+    peers: (ctx.peers ?? {}) as Readonly<Record<string, HostFacts>>,
+    peerRoots: ctx.peerRoots,
+    inventory: ctx.inventory,
+  };
+}
+
+/** A precondition over typed facts. */
+export function rule<P>(
+  id: string,
+  description: string,
+  check: (params: P, facts: Facts) => RuleFailure | null,
+): PreconditionRule<P> {
+  return { id, description, check: (params, ctx) => check(params, typed(ctx)) };
+}
+
+export function refuse(
+  code: ErrorCode,
+  detail: string,
+  hint?: string,
+  extensions?: Record<string, unknown>,
+): RuleFailure {
+  const f: RuleFailure = { code, detail };
+  if (hint !== undefined) f.hint = hint;
+  if (extensions !== undefined) f.extensions = extensions;
+  return f;
+}
+
+/** Identity with inference: keeps each module's params type while the registry stores the base type. */
+export function defineOperation<P, R>(spec: OperationSpec<P, R>): OperationSpec<P, R> {
+  return Object.freeze(spec);
+}
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+export const TiB = 1024 * GiB;
+
+export const mb = (bytes: number): string => `${Math.round(bytes / MiB)} MB`;
+
+// ---- Rules shared by mutating VM operations ----
+
+/** Hyper-V refuses changes while a long operation (export, merge, migration) holds the VM. */
+export function vmIdleRule<P>(): PreconditionRule<P> {
+  return rule<P>(
+    'vm-not-busy',
+    'The VM is not held by another long operation (export, merge, migration, resize, backup).',
+    (_p, { vm }) =>
+      vm.operationInProgress === null
+        ? null
+        : refuse(
+            'HVG_ERR_OBJECT_IN_USE',
+            `${vm.name} is busy with ${vm.operationInProgress} (${vm.status}); Hyper-V accepts no other change until it finishes`,
+            'Wait for the running operation to finish (poll its job), then retry.',
+          ),
+  );
+}
+
+/** Saved and paused VMs cannot take device or memory changes; only Off or Running. */
+export function offOrRunningRule<P>(
+  what: string,
+  applies: (p: P) => boolean = () => true,
+): PreconditionRule<P> {
+  return rule<P>('vm-off-or-running', `${what} only while the VM is Off or Running.`, (p, { vm }) =>
+    !applies(p) || vm.state === 'Off' || vm.state === 'Running'
+      ? null
+      : refuse(
+          'HVG_ERR_VM_STATE',
+          `${what} only while the VM is Off or Running; ${vm.name} is ${vm.state}`,
+          'Resume or start the VM (hvgate never changes power state), then retry.',
+        ),
+  );
+}
+
+// ---- Param schema fragments (field names as the simulator's vocabulary, hyperv-params.ts) ----
+
+/** Printable text: control characters are refused (names end up in Hyper-V's UI and logs). */
+export const nameText = (max = 256) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine(
+      (s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+      'control characters are not allowed',
+    );
+
+/** Path text; the path policy normalises and checks roots afterwards. */
+export const pathText = () => z.string().min(1).max(1024);
+
+export const controllerNumber = z.number().int().min(0).max(3);
+export const controllerLocation = z.number().int().min(0).max(63);
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+export const guidText = () => z.string().regex(GUID, 'expected a GUID');
+export const isGuid = (s: string): boolean => GUID.test(s);
+
+/**
+ * `:disk` / `:drive` route parameters: `<controllerNumber>:<controllerLocation>` (SCSI), or
+ * `<IDE|SCSI>:<number>:<location>`. Unparsable parts are passed through as text so the strict
+ * schema refuses them with a field error.
+ */
+export function parseSlot(text: string | undefined, withType: boolean): Record<string, unknown> {
+  if (text === undefined) return {};
+  const parts = text.split(':');
+  const num = (s: string | undefined): unknown => (s !== undefined && /^\d{1,2}$/.test(s) ? Number(s) : s);
+  if (parts.length === 3 && withType) {
+    return {
+      controllerType: (parts[0] ?? '').toUpperCase(),
+      controllerNumber: num(parts[1]),
+      controllerLocation: num(parts[2]),
+    };
+  }
+  if (parts.length === 2) return { controllerNumber: num(parts[0]), controllerLocation: num(parts[1]) };
+  return { controllerNumber: text, controllerLocation: text };
+}
+
+// ---- PowerShell snippets ----
+
+/** Every VM script starts here: the VM by GUID (names are not unique and -Name takes wildcards). */
+export const PS_GET_VM = "$vm = Get-VM -Id (ConvertTo-HvgateGuid -Value $p.params.vmId -Name 'vmId')";
+
+/**
+ * Polls a Hyper-V `-AsJob` job, printing progress every few seconds so the WinRM Receive keeps
+ * returning output, then collects the job's result (Receive-Job rethrows the job's error).
+ */
+export function psAwaitJob(jobVar: string, text: string, intoVar: string): string {
+  return [
+    `while (@('NotStarted', 'Running') -contains [string]${jobVar}.State) {`,
+    '    $hvgatePercent = 0',
+    `    $hvgateRecord = @(${jobVar}.ChildJobs | ForEach-Object { $_.Progress }) | Select-Object -Last 1`,
+    '    if ($null -ne $hvgateRecord -and $hvgateRecord.PercentComplete -ge 0) { $hvgatePercent = [int]$hvgateRecord.PercentComplete }',
+    `    Write-HvgateProgress -Percent $hvgatePercent -Text '${text}'`,
+    `    $null = Wait-Job -Job ${jobVar} -Timeout 5`,
+    '}',
+    `${intoVar} = Receive-Job -Job ${jobVar} -Wait -AutoRemoveJob -ErrorAction Stop`,
+  ].join('\n');
+}
