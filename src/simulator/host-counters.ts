@@ -20,6 +20,10 @@ export interface HostCountersSnapshot {
   faultsInjected: Record<string, number>;
   /** Connections reset by a refuse fault. */
   connectionsRefused: number;
+  /** Successful authentications by scheme: `basic` per request, `negotiate` per completed NTLM handshake. */
+  authentications: Record<string, number>;
+  /** 401 replies by reason (`no-credentials`, `wrong-password`, `unencrypted`, …); NTLM challenges are not failures. */
+  authFailures: Record<string, number>;
 }
 
 export interface HostCounters {
@@ -32,6 +36,8 @@ export interface HostCounters {
   wsmanFault(code: number): void;
   faultInjected(kind: string): void;
   connectionRefused(): void;
+  authenticated(scheme: string): void;
+  authFailed(reason: string): void;
   snapshot(): HostCountersSnapshot;
   /** Zeroes totals; gauges keep their current value and their maxima restart from it. */
   reset(): void;
@@ -52,6 +58,8 @@ export function createHostCounters(host: string): HostCounters {
       wsmanFaults: {} as Record<string, number>,
       faultsInjected: {} as Record<string, number>,
       connectionsRefused: 0,
+      authentications: {} as Record<string, number>,
+      authFailures: {} as Record<string, number>,
     };
   }
   const bump = (m: Record<string, number>, k: string): void => {
@@ -81,6 +89,8 @@ export function createHostCounters(host: string): HostCounters {
     connectionRefused() {
       totals.connectionsRefused += 1;
     },
+    authenticated: (scheme) => bump(totals.authentications, scheme),
+    authFailed: (reason) => bump(totals.authFailures, reason),
     snapshot() {
       return {
         host,
@@ -95,6 +105,8 @@ export function createHostCounters(host: string): HostCounters {
         timedOut: totals.wsmanFaults['2150858793'] ?? 0,
         faultsInjected: { ...totals.faultsInjected },
         connectionsRefused: totals.connectionsRefused,
+        authentications: { ...totals.authentications },
+        authFailures: { ...totals.authFailures },
       };
     },
     reset() {

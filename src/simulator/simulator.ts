@@ -1,5 +1,6 @@
 // Composition of the simulator: the demo fleet (Hyper-V model), the PowerShell runner on top of
-// it, one WinRM listener per simulated host and the JSON control endpoint.
+// it, one WinRM listener per simulated host (HTTP, or HTTPS under a CA made at start) and the
+// JSON control endpoint.
 import { createDemoFleet } from './demo-fleet';
 import type { HyperVFleet } from './hyperv-fleet';
 import type { AppliedOperationRecord } from './hyperv-op-context';
@@ -7,6 +8,7 @@ import { createPowerShellRunner } from './powershell-host';
 import { ControlServer, startControlServer } from './control-server';
 import { FaultSpec } from './fault-injector';
 import { HostCountersSnapshot } from './host-counters';
+import { SimTlsError, SimTlsMaterial, WrittenCaFile, createSimTlsMaterial, writeCaFile } from './sim-tls';
 import { WsmanHost, startWsmanHost } from './wsman-server';
 
 export interface SimulatorOptions {
@@ -16,7 +18,7 @@ export interface SimulatorOptions {
   seed?: number;
   /** Multiplies simulated durations; 0 = instant (default 1). */
   latencyScale?: number;
-  /** WinRM Basic credentials (default Administrator / hvgate-sim). */
+  /** WinRM credentials for Basic and NTLM (default Administrator / hvgate-sim). */
   user?: string;
   password?: string;
   /** First host's port, the next hosts +1 each; 0 (default) = ephemeral for every host. */
@@ -27,6 +29,14 @@ export interface SimulatorOptions {
   maxOperationsPerUser?: number;
   /** IdleTimeOut for shells whose Create does not ask for one (default 7200000). */
   idleTimeoutMs?: number;
+  /** Serve HTTPS: a CA and a server certificate signed by it are generated at start. */
+  tls?: boolean;
+  /** Name the server certificate is issued for (default localhost + 127.0.0.1 + ::1). */
+  serverName?: string;
+  /** Where to write the CA certificate PEM (default: a fresh directory under the OS temp dir, removed on close). */
+  caFile?: string;
+  /** WinRM AllowUnencrypted for NTLM-authenticated plaintext SOAP over HTTP (default false). */
+  allowUnencrypted?: boolean;
 }
 
 export interface SimHostCounters extends HostCountersSnapshot {
@@ -52,6 +62,9 @@ export interface Simulator {
   readonly hosts: ReadonlyArray<{ name: string; url: string; port: number }>;
   readonly fleet: HyperVFleet;
   readonly controlUrl?: string;
+  /** Path of the CA certificate PEM that signed the hosts' certificates (tls only). */
+  readonly caFile?: string;
+  readonly caPem?: string;
   /** Throws UnknownSimHostError for a name that is not in the fleet. */
   host(name: string): SimulatorHost;
   /** Terminates running programs and closes every listener and socket. */
@@ -86,6 +99,28 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
     Number.isInteger(basePort) && basePort >= 0 && basePort + hostCount - 1 <= 65535,
     'basePort out of range',
   );
+  check(
+    opts.tls === true || (opts.serverName === undefined && opts.caFile === undefined),
+    'serverName and caFile need tls',
+  );
+
+  let tls: SimTlsMaterial | undefined;
+  let ca: WrittenCaFile | undefined;
+  if (opts.tls) {
+    try {
+      tls = await createSimTlsMaterial({ serverName: opts.serverName });
+      ca = writeCaFile(tls.caPem, opts.caFile);
+    } catch (err) {
+      if (err instanceof SimTlsError) throw new SimulatorOptionsError(err.message);
+      throw new SimulatorOptionsError(
+        `cannot write the CA file: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  // A CA file the caller asked for stays after close; the default temporary one does not.
+  const removeCa = (): void => {
+    if (opts.caFile === undefined) ca?.remove();
+  };
 
   const fleet = createDemoFleet({ seed: opts.seed ?? 1, hosts: hostCount });
   const runPowerShell = createPowerShellRunner(fleet);
@@ -95,6 +130,7 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
   let control: ControlServer | undefined;
   const closeAll = async (): Promise<void> => {
     await Promise.all([...started.map((h) => h.close()), control?.close()]);
+    removeCa();
   };
   try {
     for (const [i, name] of names.entries()) {
@@ -109,6 +145,8 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
           maxShellsPerUser: opts.maxShellsPerUser,
           maxOperationsPerUser: opts.maxOperationsPerUser,
           idleTimeoutMs: opts.idleTimeoutMs,
+          tls: tls && { key: tls.keyPem, cert: tls.certPem },
+          allowUnencrypted: opts.allowUnencrypted,
         }),
       );
     }
@@ -158,6 +196,8 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
     hosts,
     fleet,
     controlUrl: control?.url,
+    caFile: ca?.path,
+    caPem: tls?.caPem,
     host,
     close: () => (closed ??= closeAll()),
   };

@@ -1,14 +1,16 @@
-// One simulated Hyper-V host's WinRM listener: POST /wsman with Basic auth, the cmd-shell
-// operations (Create, Command, Send, Receive, Signal, Delete, Get), Windows-shaped faults and
-// quotas, fault injection and counters.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// One simulated Hyper-V host's WinRM listener: POST /wsman over HTTP or HTTPS with Basic or
+// Negotiate/NTLM authentication (wsman-auth.ts), the cmd-shell operations (Create, Command,
+// Send, Receive, Signal, Delete, Get), Windows-shaped faults and quotas, fault injection and
+// counters.
 import http from 'node:http';
+import https from 'node:https';
 import { AddressInfo, Socket } from 'node:net';
 import { parseCodePage } from './code-page';
 import { FaultInjector, FaultSpec, createFaultInjector } from './fault-injector';
 import { HostCounters, HostCountersSnapshot, createHostCounters } from './host-counters';
 import { formatSecondsDuration, parseIsoDuration } from './iso-duration';
 import { PowerShellRunner } from './sim-process';
+import { createWsmanAuthenticator } from './wsman-auth';
 import {
   CMD_RESOURCE_URI,
   SHELL_RESOURCE_URI,
@@ -76,6 +78,13 @@ export interface WsmanHostOptions {
   idleTimeoutMs?: number;
   maxEnvelopeSize?: number;
   maxTimeoutMs?: number;
+  /** Serve HTTPS with this key and certificate chain (PEM) instead of plain HTTP. */
+  tls?: { key: string; cert: string };
+  /**
+   * WinRM AllowUnencrypted for Negotiate (default false: plaintext SOAP from an NTLM-authenticated
+   * client over plain HTTP gets 401, as on a default Windows host). Basic over HTTP is always served.
+   */
+  allowUnencrypted?: boolean;
 }
 
 export interface HostFaults {
@@ -126,8 +135,14 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
   const inFlight = new Set<AbortController>();
   let closing = false;
   let url = '';
+  const auth = createWsmanAuthenticator({
+    hostName: opts.hostName,
+    user: opts.user,
+    password: opts.password,
+    allowUnencrypted: opts.allowUnencrypted ?? false,
+  });
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const reqAbort = new AbortController();
     inFlight.add(reqAbort);
     res.on('close', () => {
@@ -140,7 +155,10 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
       if (!res.headersSent && !res.destroyed) writeReply(res, { status: 500, body: '' });
       else res.destroy();
     });
-  });
+  };
+  const server = opts.tls
+    ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest)
+    : http.createServer(onRequest);
   server.on('connection', (socket: Socket) => {
     if (faults.takeForConnection()) {
       counters.faultInjected('refuse');
@@ -188,20 +206,6 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
     return { body: Buffer.concat(chunks), tooLarge: size > maxEnvelopeSize };
   }
 
-  function authorized(header: string | undefined): string | undefined {
-    if (!header || !/^basic\s/i.test(header)) return undefined;
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) return undefined;
-    const user = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
-    // Local accounts may be written "name", ".\name" or "HOST\name"; names are case-insensitive.
-    const bare = user.slice(user.lastIndexOf('\\') + 1);
-    const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-    const passwordOk = timingSafeEqual(digest(password), digest(opts.password));
-    return passwordOk && bare.toLowerCase() === opts.user.toLowerCase() ? bare : undefined;
-  }
-
   async function handle(
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -212,21 +216,22 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
     const path = new URL(req.url ?? '/', 'http://sim').pathname.toLowerCase();
     if (path !== '/wsman') return writeReply(res, { status: 404, body: '' });
     if (req.method !== 'POST') return writeReply(res, { status: 405, body: '' }, { Allow: 'POST' });
-    const user = authorized(req.headers.authorization);
-    if (!user) {
-      return writeReply(
-        res,
-        { status: 401, body: '' },
-        { 'WWW-Authenticate': ['Negotiate', 'Basic realm="WSMAN"'], Connection: 'close' },
-      );
+    const type = String(req.headers['content-type'] ?? '').toLowerCase();
+    const decision = auth.authenticate(req, { length: read.body.length, contentType: type });
+    if (decision.kind === 'challenge') return writeReply(res, { status: 401, body: '' }, decision.headers);
+    if (decision.kind === 'deny') {
+      counters.authFailed(decision.reason);
+      return writeReply(res, { status: 401, body: '' }, decision.headers);
     }
+    if (decision.fresh) counters.authenticated(decision.scheme);
+    for (const [k, v] of Object.entries(decision.headers)) res.setHeader(k, v);
+    const user = decision.user;
     if (read.tooLarge) return writeReply(res, { status: 413, body: '' }, { Connection: 'close' });
     if (read.body.length === 0) {
       // Clients that set up message encryption send an empty POST first to finish authentication.
       counters.request('Empty');
       return writeReply(res, { status: 200, body: '' });
     }
-    const type = String(req.headers['content-type'] ?? '').toLowerCase();
     if (!type.startsWith('application/soap+xml')) return writeReply(res, { status: 415, body: '' });
 
     let request: WsmanRequest;
@@ -500,7 +505,7 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
     });
   });
   const port = (server.address() as AddressInfo).port;
-  url = `http://127.0.0.1:${port}/wsman`;
+  url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/wsman`;
 
   return {
     name: opts.hostName,

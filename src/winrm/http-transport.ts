@@ -112,7 +112,7 @@ export function createHttpTransport(
     const e = err as NodeJS.ErrnoException;
     const code = typeof e?.code === 'string' ? e.code : '';
     if (TLS_ERROR_CODE.test(code) || /certificate|ssl|tls/i.test(e?.message ?? '')) {
-      return new TlsError(`TLS failure talking to WinRM on ${where}: ${code || 'handshake failed'}`, {
+      return new TlsError(`TLS failure talking to WinRM on ${where}: ${tlsReason(code)}`, {
         host: conn.name,
         cause: err,
       });
@@ -280,7 +280,13 @@ export function createHttpTransport(
   }
 
   function authFailed(): AuthenticationFailedError {
-    return new AuthenticationFailedError(`WinRM on ${where} rejected the configured credentials (HTTP 401)`, {
+    // Over plain HTTP a default host (AllowUnencrypted=false) answers 401 to NTLM-authenticated
+    // plaintext SOAP, indistinguishable on the wire from a wrong password: name both causes.
+    const why =
+      conn.auth === 'ntlm' && !secure
+        ? 'rejected the NTLM-authenticated request over plain HTTP (HTTP 401): either the credentials are wrong or the host refuses unencrypted messages (AllowUnencrypted=false; hvgate has no NTLM message encryption, use transport https)'
+        : 'rejected the configured credentials (HTTP 401)';
+    return new AuthenticationFailedError(`WinRM on ${where} ${why}`, {
       host: conn.name,
       httpStatus: 401,
     });
@@ -379,6 +385,26 @@ export function createHttpTransport(
       idleNtlm.length = 0;
     },
   };
+}
+
+const UNTRUSTED_CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** Operators act differently on an untrusted CA and on a wrong name, so the message says which. */
+function tlsReason(code: string): string {
+  if (UNTRUSTED_CERT_CODES.has(code)) return `certificate not trusted: no configured CA signed it (${code})`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH')
+    return `certificate name does not match the host name or serverName (${code})`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return `certificate outside its validity period (${code})`;
+  return `handshake failed${code ? ` (${code})` : ''}`;
 }
 
 /** Marks errors raised on a reused keep-alive socket (set by Node on `req.reusedSocket`). */
