@@ -4,6 +4,10 @@
 import { CliCommand } from './cli/cli-command';
 
 const commands: Record<string, { summary: string; load: () => CliCommand }> = {
+  serve: {
+    summary: 'run the gateway (--config hvgate.yaml)',
+    load: () => require('./cli/serve-command').serveCommand,
+  },
   sim: {
     summary: 'run simulated Hyper-V hosts that speak WinRM',
     load: () => require('./cli/sim-command').simCommand,

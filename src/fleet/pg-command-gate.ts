@@ -1,0 +1,66 @@
+// Global per-host command permits for the HA mode. With one replica, each host's executor opens
+// at most maxConcurrent shells, which caps every command on the host — job commands and the reads
+// that resolve a VM reference before a job is admitted. With several replicas those per-process
+// caps add up, so here every command first takes one of the host's maxConcurrent permits, shared
+// across replicas (a second slot namespace in PostgreSQL, round-robin between replicas).
+// Deadlock-free: a permit is held only for one command, and its holder never waits for anything
+// else while holding it (job slots are taken before, never while holding a permit).
+import type { HostExecutor } from '../winrm/host-executor';
+import type { HostInventory } from './host-inventory';
+import type { Clock } from './clock';
+import type { PgFleetSignal } from './pg-fleet-signal';
+import { createPgSlotCoordinator, type PgSlotCoordinator } from './pg-slot-coordinator';
+import type { PostgresPool } from '../store/postgres-pool';
+
+export interface PgCommandGateOptions {
+  readonly pool: PostgresPool;
+  readonly inventory: HostInventory;
+  readonly instance: string;
+  readonly signal: PgFleetSignal;
+  readonly clock?: Clock;
+  readonly ready?: Promise<unknown>;
+  readonly onError?: (err: unknown, what: string) => void;
+}
+
+export interface PgCommandGate {
+  /** The same executor, each run taking a global permit of its host first. */
+  wrap(executor: HostExecutor): HostExecutor;
+  readonly permits: PgSlotCoordinator;
+  close(): Promise<void>;
+}
+
+/** Commands wait for a permit rather than being refused; their own deadlines bound the wait. */
+const COMMAND_QUEUE = 100_000;
+
+export function createPgCommandGate(options: PgCommandGateOptions): PgCommandGate {
+  const permits = createPgSlotCoordinator({ ...options, namespace: 'cmd', maxQueue: COMMAND_QUEUE });
+
+  async function guarded<T>(host: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const lease = await permits.acquire({
+      host,
+      caller: options.instance,
+      ...(signal ? { signal } : {}),
+    });
+    try {
+      return await fn();
+    } finally {
+      await lease.release();
+    }
+  }
+
+  return {
+    permits,
+    wrap(executor) {
+      return {
+        host: executor.host,
+        run: (command, runOptions) =>
+          guarded(executor.host, runOptions.signal, () => executor.run(command, runOptions)),
+        runScript: (script, runOptions) =>
+          guarded(executor.host, runOptions.signal, () => executor.runScript(script, runOptions)),
+        stats: () => executor.stats(),
+        close: () => executor.close(),
+      };
+    },
+    close: () => permits.close(),
+  };
+}

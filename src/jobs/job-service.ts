@@ -1,0 +1,757 @@
+// Orchestrates one operation from request to outcome (DESIGN.md "One operation, end to end"):
+// authorize → validate → idempotency → job + audit `requested` → resolve the VM → admission (429)
+// → VM turn + host slot → prepare (fresh facts, preconditions) → audit `started` (durable, or
+// nothing is sent) → execute → audit `succeeded` / `failed`. Knows nothing about HTTP.
+import { createHash, randomUUID } from 'node:crypto';
+import type { AuditEventInput } from '../audit/audit-event';
+import { canonicalJson } from '../audit/canonical-json';
+import type { AuditWriter } from '../audit/audit-writer';
+import type { Authorizer } from '../auth/authorizer';
+import { ForbiddenError } from '../auth/auth-errors';
+import type { Principal } from '../auth/principal';
+import { HvgError } from '../errors/hvg-error';
+import { systemClock, type Clock } from '../fleet/clock';
+import type { CircuitBreakerRegistry } from '../fleet/circuit-breaker';
+import type { AdmittedJob, FleetScheduler } from '../fleet/fleet-scheduler';
+import { HostUnavailableError, UnknownHostError } from '../fleet/fleet-errors';
+import type { DryRunReport, OperationRunner, ResolvedTarget } from '../operations/operation-runner';
+import type { OperationSpec } from '../operations/operation-spec';
+import type { JobPatch, JobStore } from '../store/job-store';
+import { jobAuditEvent } from './job-audit';
+import { toHvgError, toJobError } from './job-errors';
+import { requestHash, validateInput } from './job-input';
+import { JOB_STATES, isTerminal, ownerKey, type JobActor, type JobRecord, type JobState } from './job-model';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+export const MAX_WAIT_SEC = 300;
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface RequestSource {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface SubmitRequest {
+  spec: OperationSpec;
+  principal: Principal;
+  host: string;
+  /** `:vm` of the route (GUID or exact name); absent for host-level operations. */
+  vmRef?: string;
+  /** Route parameters other than :host and :vm. */
+  routeParams?: Record<string, string>;
+  /** Parsed JSON body (undefined when there was none). */
+  body: unknown;
+  dryRun?: boolean;
+  /** Seconds to wait for the outcome; undefined = the operation's default. */
+  waitSec?: number;
+  idempotencyKey?: string;
+  requestId: string;
+  source: RequestSource;
+}
+
+export type SubmitOutcome =
+  { kind: 'dry-run'; report: DryRunReport } | { kind: 'job'; job: JobRecord; replayed: boolean };
+
+export interface JobListQuery {
+  status?: string;
+  host?: string;
+  operation?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** Notified as jobs end and requests are refused (metrics, logs). */
+export interface JobObserver {
+  jobFinished?(job: JobRecord): void;
+  refused?(info: { code: string; host: string; operation: string }): void;
+}
+
+export interface JobServiceLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface JobServiceOptions {
+  specs: readonly OperationSpec[];
+  store: JobStore;
+  audit: AuditWriter;
+  authorizer: Authorizer;
+  scheduler: FleetScheduler;
+  breakers: CircuitBreakerRegistry;
+  runner: OperationRunner;
+  clock?: Clock;
+  newId?: () => string;
+  /** Deadline of one execution on the host. Default 2 min, 2 h for long-running operations. */
+  executeTimeoutMs?: (spec: OperationSpec) => number;
+  observer?: JobObserver;
+  logger?: JobServiceLogger;
+}
+
+export interface JobService {
+  submit(request: SubmitRequest): Promise<SubmitOutcome>;
+  get(principal: Principal, id: string): Promise<JobRecord>;
+  list(principal: Principal, query: JobListQuery): Promise<{ jobs: JobRecord[]; nextCursor: string | null }>;
+  /** Cancels a queued job of the caller's (HVG_ERR_JOB_NOT_CANCELLABLE once it runs). */
+  cancel(principal: Principal, id: string): Promise<JobRecord>;
+  /** Resolves with the job once it is terminal or `ms` passed. */
+  waitFor(id: string, ms: number): Promise<JobRecord | null>;
+  /** At start: running jobs of a previous process become `interrupted`, queued ones resume. */
+  recover(): Promise<{ interrupted: number; resumed: number }>;
+  accepting(): boolean;
+  /** Refuses new jobs, lets running ones finish within `graceMs`, leaves queued ones queued. */
+  shutdown(graceMs: number): Promise<void>;
+  activeCount(): { queued: number; running: number };
+}
+
+interface ActiveJob {
+  controller: AbortController;
+  phase: 'queued' | 'running';
+  /** Set by shutdown: a queued job is given back to the store, not cancelled. */
+  stopping: boolean;
+  admitted?: AdmittedJob;
+  done: Promise<void>;
+}
+
+class ShutdownRequeue extends Error {
+  constructor() {
+    super('gateway shutting down; the job stays queued');
+  }
+}
+
+export function createJobService(options: JobServiceOptions): JobService {
+  const { store, audit, authorizer, scheduler, breakers, runner } = options;
+  const clock = options.clock ?? systemClock;
+  const newId = options.newId ?? randomUUID;
+  const specsById = new Map(options.specs.map((s) => [s.id, s]));
+  const timeoutFor =
+    options.executeTimeoutMs ?? ((spec: OperationSpec) => (spec.longRunning ? 2 * 3_600_000 : 120_000));
+  const log = options.logger;
+  const active = new Map<string, ActiveJob>();
+  const waiters = new Map<string, Set<() => void>>();
+  let accepting = true;
+  let recovering: Promise<{ interrupted: number; resumed: number }> = Promise.resolve({
+    interrupted: 0,
+    resumed: 0,
+  });
+
+  function notify(id: string): void {
+    const set = waiters.get(id);
+    if (!set) return;
+    waiters.delete(id);
+    for (const fn of set) fn();
+  }
+
+  function actorOf(p: Principal): JobActor {
+    return { sub: p.sub, iss: p.iss, clientId: p.clientId, tokenId: p.tokenId, scopes: [...p.scopes] };
+  }
+
+  /** Refusals are recorded, but a store outage must not turn a 403 into something else. */
+  async function auditRefusal(event: AuditEventInput): Promise<void> {
+    try {
+      await audit.append(event);
+    } catch (err) {
+      log?.error({ err: (err as Error).name, stage: event.stage }, 'audit of a refusal failed');
+    }
+  }
+
+  async function resolve(spec: OperationSpec, job: JobRecord): Promise<ResolvedTarget> {
+    if (spec.target !== 'vm') return { hostName: job.host };
+    const breaker = breakers.forHost(job.host);
+    breaker.assertAvailable();
+    // Through the breaker: a host that stopped answering must open its circuit even when every
+    // request fails while looking the VM up.
+    return breaker.execute(() => runner.resolveTarget(job.host, job.vmRef ?? ''));
+  }
+
+  async function finish(
+    job: JobRecord,
+    state: JobState,
+    patch: JobPatch,
+    event: AuditEventInput | null,
+    fromStates: readonly JobState[],
+  ): Promise<void> {
+    const finishedAt = clock.now();
+    const moved = await store.update(job.id, { ...patch, state, finishedAt }, fromStates);
+    if (moved && event) {
+      try {
+        await audit.append(event);
+      } catch (err) {
+        // The `started` record already proves intent; the outcome is on the job for reconciliation.
+        log?.error(
+          { jobId: job.id, stage: event.stage, err: (err as Error).name },
+          'audit of an outcome failed',
+        );
+      }
+    }
+    if (moved) {
+      const final = await store.get(job.id);
+      if (final) options.observer?.jobFinished?.(final);
+    }
+  }
+
+  async function failJob(
+    job: JobRecord,
+    err: unknown,
+    stage: 'failed' | 'denied' | 'cancelled',
+    fromStates: readonly JobState[],
+    extra: { queueWaitMs?: number | null; durationMs?: number | null } = {},
+  ): Promise<HvgError> {
+    const e = toHvgError(err);
+    if (e.code === 'HVG_ERR_INTERNAL')
+      log?.error({ jobId: job.id, err: errName(err) }, 'job failed internally');
+    const state: JobState = stage === 'cancelled' ? 'cancelled' : 'failed';
+    await finish(
+      job,
+      state,
+      { error: toJobError(e), ...extra },
+      jobAuditEvent(
+        stage,
+        { ...job },
+        {
+          httpStatus: e.status,
+          errorCode: e.code,
+          message: e.detail,
+          queueWaitMs: extra.queueWaitMs ?? null,
+          durationMs: extra.durationMs ?? null,
+        },
+      ),
+      fromStates,
+    );
+    return e;
+  }
+
+  /** Resolution and admission; throws the refusal (already recorded on the job) for the caller. */
+  async function admit(job: JobRecord, spec: OperationSpec, ctl: ActiveJob): Promise<AdmittedJob> {
+    let target: ResolvedTarget;
+    try {
+      target = await resolve(spec, job);
+    } catch (err) {
+      if (ctl.stopping) throw shuttingDown();
+      // An open circuit is a refusal like a full queue; anything else failed while looking the VM up.
+      const refusal = err instanceof HostUnavailableError;
+      const e = await failJob(job, err, refusal ? 'denied' : 'failed', ['queued']);
+      if (refusal) options.observer?.refused?.({ code: e.code, host: job.host, operation: job.operation });
+      throw e;
+    }
+    // Kept in memory until the job starts; the `running` update persists them with the state.
+    job.vmId = target.vmId ?? null;
+    job.vmName = target.vmName ?? null;
+    try {
+      const admitted = await scheduler.admit({
+        host: job.host,
+        caller: job.owner,
+        mutating: spec.mutates && spec.target === 'vm',
+        ...(target.vmId !== undefined ? { vmId: target.vmId } : {}),
+        jobId: job.id,
+        signal: ctl.controller.signal,
+      });
+      ctl.admitted = admitted;
+      return admitted;
+    } catch (err) {
+      // A job caught by shutdown while being admitted stays queued for the next start.
+      if (ctl.stopping) throw shuttingDown();
+      const e = await failJob(job, err, 'denied', ['queued']);
+      options.observer?.refused?.({ code: e.code, host: job.host, operation: job.operation });
+      throw e;
+    }
+  }
+
+  async function run(
+    job: JobRecord,
+    spec: OperationSpec,
+    ctl: ActiveJob,
+    admitted: AdmittedJob,
+  ): Promise<void> {
+    const target: ResolvedTarget = {
+      hostName: job.host,
+      ...(job.vmId !== null ? { vmId: job.vmId } : {}),
+      ...(job.vmName !== null ? { vmName: job.vmName } : {}),
+    };
+    let queueWaitMs: number | null = null;
+    let startedAt: number | null = null;
+    try {
+      const done = await admitted.run(async (ctx) => {
+        if (ctl.stopping) throw new ShutdownRequeue();
+        startedAt = clock.now();
+        queueWaitMs = ctx.queueWaitMs;
+        const moved = await store.update(
+          job.id,
+          { state: 'running', startedAt, queueWaitMs, vmId: job.vmId, vmName: job.vmName },
+          ['queued'],
+        );
+        if (!moved) throw new HvgError('HVG_ERR_CANCELLED', { detail: 'the job was cancelled while queued' });
+        ctl.phase = 'running';
+        const prepared = await runner.prepare(spec, target, job.input, {
+          jobId: job.id,
+          requestId: job.requestId,
+        });
+        const script = { id: prepared.script.id, sha256: prepared.script.sha256 };
+        // Durable before any byte goes to the host; if this throws, nothing is sent (fail closed).
+        await audit.append(
+          jobAuditEvent('started', job, {
+            params: prepared.params,
+            spec,
+            script,
+            queueWaitMs: ctx.queueWaitMs,
+          }),
+        );
+        const outcome = await runner.execute(prepared, {
+          deadline: clock.now() + timeoutFor(spec),
+          signal: ctx.signal,
+          onProgress: (p) => {
+            void store.update(job.id, { progress: { percent: p.percent, text: p.text } }, ['running']);
+          },
+        });
+        return { outcome, prepared, script };
+      });
+      const durationMs = startedAt === null ? null : clock.now() - startedAt;
+      await finish(
+        job,
+        'succeeded',
+        { result: done.outcome.result, durationMs, progress: null },
+        jobAuditEvent('succeeded', job, {
+          params: done.prepared.params,
+          spec,
+          script: done.script,
+          httpStatus: spec.successStatus ?? 200,
+          queueWaitMs,
+          durationMs: done.outcome.durationMs,
+          exitCode: done.outcome.exitCode,
+        }),
+        ['running'],
+      );
+    } catch (err) {
+      const durationMs = startedAt === null ? null : clock.now() - startedAt;
+      if (ctl.stopping && ctl.phase === 'queued') return;
+      if (ctl.stopping && ctl.phase === 'running') {
+        await finish(
+          job,
+          'interrupted',
+          { error: interruptedError(), durationMs },
+          jobAuditEvent('interrupted', job, {
+            httpStatus: 409,
+            errorCode: 'HVG_ERR_JOB_INTERRUPTED',
+            message: 'the gateway shut down before the job finished; the outcome on the host is unknown',
+            queueWaitMs,
+            durationMs,
+          }),
+          ['running'],
+        );
+        return;
+      }
+      const e = toHvgError(err);
+      const stage = e.code === 'HVG_ERR_CANCELLED' && ctl.phase === 'queued' ? 'cancelled' : 'failed';
+      await failJob(job, e, stage, ['queued', 'running'], { queueWaitMs, durationMs });
+    }
+  }
+
+  function launch(job: JobRecord, spec: OperationSpec): { ctl: ActiveJob; admitted: Promise<void> } {
+    const controller = new AbortController();
+    let resolveDone!: () => void;
+    const ctl: ActiveJob = {
+      controller,
+      phase: 'queued',
+      stopping: false,
+      done: new Promise<void>((r) => (resolveDone = r)),
+    };
+    active.set(job.id, ctl);
+    const cleanup = () => {
+      active.delete(job.id);
+      resolveDone();
+      notify(job.id);
+    };
+    const admitted = admit(job, spec, ctl).then(
+      (adm) => {
+        void run(job, spec, ctl, adm)
+          .catch((err: unknown) => log?.error({ jobId: job.id, err: errName(err) }, 'job runner crashed'))
+          .finally(cleanup);
+      },
+      (err: unknown) => {
+        cleanup();
+        throw err;
+      },
+    );
+    return { ctl, admitted };
+  }
+
+  async function waitFor(id: string, ms: number): Promise<JobRecord | null> {
+    if (ms <= 0 || !active.has(id)) return store.get(id);
+    // The waiter is registered before the state is read, so an outcome landing in between still wakes it.
+    let release!: () => void;
+    const woken = new Promise<void>((resolve) => {
+      let set = waiters.get(id);
+      if (!set) waiters.set(id, (set = new Set()));
+      const timer = clock.setTimeout(() => release(), ms);
+      release = () => {
+        clock.clearTimeout(timer);
+        set.delete(release);
+        resolve();
+      };
+      set.add(release);
+    });
+    const current = await store.get(id);
+    if (!current || isTerminal(current.state)) {
+      release();
+      return current;
+    }
+    await woken;
+    return store.get(id);
+  }
+
+  async function replay(
+    existing: { requestHash: string; jobId: string },
+    hash: string,
+    waitMs: number,
+  ): Promise<SubmitOutcome> {
+    if (existing.requestHash !== hash) {
+      throw new HvgError('HVG_ERR_IDEMPOTENCY_MISMATCH', {
+        detail: 'this Idempotency-Key was already used with a different request',
+        extensions: { jobId: existing.jobId },
+      });
+    }
+    const job = await waitFor(existing.jobId, waitMs);
+    if (!job)
+      throw new HvgError('HVG_ERR_JOB_NOT_FOUND', { detail: `job ${existing.jobId} no longer exists` });
+    return { kind: 'job', job, replayed: true };
+  }
+
+  async function recoverOnce(): Promise<{ interrupted: number; resumed: number }> {
+    const running = (await store.listByState(['running'])).filter((job) => !active.has(job.id));
+    let interrupted = 0;
+    for (const job of running) {
+      // Safe to call again while serving (HA adoption): jobs this process is running are skipped.
+      const moved = await store.update(
+        job.id,
+        { state: 'interrupted', finishedAt: clock.now(), error: interruptedError() },
+        ['running'],
+      );
+      if (!moved) continue;
+      interrupted += 1;
+      await audit.append(
+        jobAuditEvent('interrupted', job, {
+          httpStatus: 409,
+          errorCode: 'HVG_ERR_JOB_INTERRUPTED',
+          message: 'the gateway stopped while the job was running; the outcome on the host is unknown',
+        }),
+      );
+    }
+    const queued = await store.listByState(['queued']);
+    let resumed = 0;
+    for (const job of queued) {
+      if (active.has(job.id)) continue;
+      const spec = specsById.get(job.operation);
+      if (!spec) {
+        await failJob(
+          job,
+          new HvgError('HVG_ERR_NOT_SUPPORTED', {
+            detail: `operation ${job.operation} is no longer in the catalog`,
+          }),
+          'failed',
+          ['queued'],
+        );
+        continue;
+      }
+      resumed += 1;
+      launch(job, spec).admitted.catch(() => undefined);
+    }
+    return { interrupted, resumed };
+  }
+
+  async function ownJob(principal: Principal, id: string): Promise<JobRecord> {
+    const job = typeof id === 'string' && id.length <= 64 ? await store.get(id) : null;
+    // Someone else's job is reported exactly like a missing one.
+    if (!job || job.owner !== ownerKey(principal)) {
+      throw new HvgError('HVG_ERR_JOB_NOT_FOUND', { detail: `no job ${safeId(id)} for this caller` });
+    }
+    return job;
+  }
+
+  return {
+    async submit(req) {
+      const { spec, principal } = req;
+      const actor = actorOf(principal);
+      const base = {
+        id: null,
+        operation: spec.id,
+        requestId: req.requestId,
+        host: req.host,
+        vmId: null,
+        vmName: req.vmRef ?? null,
+        actor,
+        source: req.source,
+      };
+      if (!accepting) {
+        throw new HvgError('HVG_ERR_SHUTTING_DOWN', {
+          detail: 'the gateway is shutting down',
+          retryAfterSec: 5,
+        });
+      }
+      try {
+        authorizer.authorize(principal, { scope: spec.scope, host: req.host });
+      } catch (err) {
+        if (err instanceof ForbiddenError || err instanceof UnknownHostError) {
+          const e = toHvgError(err);
+          await auditRefusal(
+            jobAuditEvent(
+              'denied',
+              { ...base, host: safeHost(req.host) },
+              {
+                httpStatus: e.status,
+                errorCode: e.code,
+                message: e.detail,
+              },
+            ),
+          );
+        }
+        throw err;
+      }
+      let input: Record<string, unknown>;
+      try {
+        input = validateInput(spec, req.body, req.routeParams ?? {});
+      } catch (err) {
+        const e = toHvgError(err);
+        await auditRefusal(
+          jobAuditEvent('denied', base, { httpStatus: e.status, errorCode: e.code, message: e.detail }),
+        );
+        throw err;
+      }
+
+      if (req.dryRun) {
+        const target =
+          spec.target === 'vm'
+            ? await runner.resolveTarget(req.host, req.vmRef ?? '')
+            : { hostName: req.host };
+        const report = await runner.dryRun(spec, target, input, { jobId: null, requestId: req.requestId });
+        return { kind: 'dry-run', report };
+      }
+
+      const waitSec = Math.min(MAX_WAIT_SEC, Math.max(0, req.waitSec ?? spec.defaultWaitSec));
+      const waitMs = waitSec * 1000;
+      const owner = ownerKey(actor);
+      const vmRef = spec.target === 'vm' ? (req.vmRef ?? null) : null;
+      const hash = requestHash(spec, req.host, vmRef, input);
+      const key = spec.mutates ? req.idempotencyKey : undefined;
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+        throw new HvgError('HVG_ERR_BAD_REQUEST', {
+          detail: 'Idempotency-Key must be 1-128 characters of letters, digits, ".", "_", ":" or "-"',
+        });
+      }
+      const now = clock.now();
+      if (key !== undefined) {
+        const existing = await store.findIdempotency(owner, key, now - IDEMPOTENCY_TTL_MS);
+        if (existing) return replay(existing, hash, waitMs);
+      }
+
+      const job: JobRecord = {
+        id: newId(),
+        operation: spec.id,
+        host: req.host,
+        vmRef,
+        vmId: null,
+        vmName: null,
+        owner,
+        actor,
+        input,
+        paramsSha256: createHash('sha256').update(canonicalJson(input)).digest('hex'),
+        requestId: req.requestId,
+        source: req.source,
+        idempotencyKey: key ?? null,
+        state: 'queued',
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+        queueWaitMs: null,
+        durationMs: null,
+        progress: null,
+        result: null,
+        error: null,
+      };
+      const created = await store.create(
+        job,
+        key === undefined
+          ? undefined
+          : {
+              record: { owner, key, requestHash: hash, jobId: job.id, createdAt: now },
+              notBefore: now - IDEMPOTENCY_TTL_MS,
+            },
+      );
+      if (!created.created) return replay(created.existing, hash, waitMs);
+
+      try {
+        await audit.append(jobAuditEvent('requested', job, { params: input, spec }));
+      } catch (err) {
+        const e = toHvgError(err);
+        await store.update(job.id, { state: 'failed', finishedAt: clock.now(), error: toJobError(e) }, [
+          'queued',
+        ]);
+        if (key !== undefined) await store.releaseIdempotency(owner, key);
+        throw withJobId(e, job.id);
+      }
+
+      const { admitted } = launch(job, spec);
+      try {
+        await admitted;
+      } catch (err) {
+        if (key !== undefined) await store.releaseIdempotency(owner, key);
+        throw withJobId(toHvgError(err), job.id);
+      }
+      const latest = await waitFor(job.id, waitMs);
+      return { kind: 'job', job: latest ?? job, replayed: false };
+    },
+
+    get: ownJob,
+
+    async list(principal, query) {
+      const limit = query.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        throw new HvgError('HVG_ERR_BAD_REQUEST', { detail: 'limit must be an integer from 1 to 500' });
+      }
+      let states: JobState[] | undefined;
+      if (query.status !== undefined) {
+        states = query.status.split(',') as JobState[];
+        for (const s of states) {
+          if (!(JOB_STATES as readonly string[]).includes(s))
+            throw new HvgError('HVG_ERR_BAD_REQUEST', { detail: `unknown job status '${safeId(s)}'` });
+        }
+      }
+      let before: { createdAt: number; id: string } | undefined;
+      if (query.cursor !== undefined) before = decodeCursor(query.cursor);
+      const jobs = await store.list({
+        owner: ownerKey(principal),
+        ...(states ? { states } : {}),
+        ...(query.host !== undefined ? { host: query.host } : {}),
+        ...(query.operation !== undefined ? { operation: query.operation } : {}),
+        ...(before ? { before } : {}),
+        limit: limit + 1,
+      });
+      const page = jobs.slice(0, limit);
+      const last = page[page.length - 1];
+      const nextCursor =
+        jobs.length > limit && last
+          ? Buffer.from(JSON.stringify({ c: last.createdAt, i: last.id })).toString('base64url')
+          : null;
+      return { jobs: page, nextCursor };
+    },
+
+    async cancel(principal, id) {
+      const job = await ownJob(principal, id);
+      const ctl = active.get(job.id);
+      if (job.state !== 'queued' || (ctl && ctl.phase !== 'queued')) {
+        throw new HvgError('HVG_ERR_JOB_NOT_CANCELLABLE', {
+          detail: `job ${job.id} is ${job.state === 'queued' ? 'running' : job.state}; only queued jobs can be cancelled`,
+          extensions: { jobId: job.id, status: job.state },
+        });
+      }
+      const moved = await store.update(job.id, { state: 'cancelled', finishedAt: clock.now() }, ['queued']);
+      if (!moved) {
+        const now = await store.get(job.id);
+        throw new HvgError('HVG_ERR_JOB_NOT_CANCELLABLE', {
+          detail: `job ${job.id} is ${now?.state ?? 'gone'}; only queued jobs can be cancelled`,
+          extensions: { jobId: job.id },
+        });
+      }
+      // The scheduler gives the queue place up; the runner sees the state change and stops.
+      ctl?.controller.abort(new HvgError('HVG_ERR_CANCELLED', { detail: 'cancelled by the caller' }));
+      await auditRefusal(
+        jobAuditEvent('cancelled', job, {
+          httpStatus: 200,
+          errorCode: 'HVG_ERR_CANCELLED',
+          message: 'cancelled by the caller while queued',
+        }),
+      );
+      const final = (await store.get(job.id))!;
+      options.observer?.jobFinished?.(final);
+      notify(job.id);
+      return final;
+    },
+
+    waitFor,
+
+    recover() {
+      // Serialised: HA adoption can call this while an earlier recovery is still running.
+      const next = recovering.then(recoverOnce, recoverOnce);
+      recovering = next.catch(() => ({ interrupted: 0, resumed: 0 }));
+      return next;
+    },
+
+    accepting: () => accepting,
+
+    async shutdown(graceMs) {
+      accepting = false;
+      for (const ctl of active.values()) {
+        if (ctl.phase === 'queued') {
+          ctl.stopping = true;
+          ctl.controller.abort(new ShutdownRequeue());
+        }
+      }
+      const all = Promise.all([...active.values()].map((c) => c.done));
+      let timer: ReturnType<Clock['setTimeout']> | undefined;
+      const expired = new Promise<boolean>((r) => (timer = clock.setTimeout(() => r(true), graceMs)));
+      const timedOut = await Promise.race([all.then(() => false), expired]);
+      if (timer) clock.clearTimeout(timer);
+      if (timedOut) {
+        for (const ctl of active.values()) {
+          ctl.stopping = true;
+          ctl.controller.abort(new ShutdownRequeue());
+        }
+        await Promise.race([all, new Promise((r) => setTimeout(r, 2000).unref())]);
+      }
+    },
+
+    activeCount() {
+      let queued = 0;
+      let running = 0;
+      for (const c of active.values()) {
+        if (c.phase === 'queued') queued++;
+        else running++;
+      }
+      return { queued, running };
+    },
+  };
+}
+
+function shuttingDown(): HvgError {
+  return new HvgError('HVG_ERR_SHUTTING_DOWN', { detail: 'the gateway is shutting down', retryAfterSec: 5 });
+}
+
+function interruptedError() {
+  return toJobError(
+    new HvgError('HVG_ERR_JOB_INTERRUPTED', {
+      detail: 'the gateway stopped while the job was running; the outcome on the host is unknown',
+    }),
+  );
+}
+
+function withJobId(e: HvgError, jobId: string): HvgError {
+  return new HvgError(e.code, {
+    detail: e.detail,
+    status: e.status,
+    ...(e.hint !== undefined ? { hint: e.hint } : {}),
+    ...(e.retryAfterSec !== undefined ? { retryAfterSec: e.retryAfterSec } : {}),
+    extensions: { ...e.extensions, jobId },
+  });
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    if (!/^[A-Za-z0-9_-]{1,256}$/.test(cursor)) throw new Error('charset');
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; i?: unknown };
+    if (typeof v.c !== 'number' || typeof v.i !== 'string') throw new Error('shape');
+    return { createdAt: v.c, id: v.i };
+  } catch {
+    throw new HvgError('HVG_ERR_BAD_REQUEST', { detail: 'invalid cursor' });
+  }
+}
+
+function safeId(id: string): string {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : '(invalid id)';
+}
+
+function safeHost(host: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(host) ? host : '(invalid host name)';
+}
+
+function errName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}

@@ -1,0 +1,247 @@
+// The HTTP surface on the real app: request ids, body and media-type limits, problem+json, 404/405,
+// health, metrics, jobs API, dry run, validation; against the simulator with latency scale 0.
+import { startKit, type GatewayKit } from './gateway-kit';
+
+let kit: GatewayKit;
+beforeAll(async () => {
+  kit = await startKit();
+});
+afterAll(async () => {
+  await kit?.close();
+});
+
+const auth = () => `Bearer ${kit.token()}`;
+const HOST = 'hv-tokyo-01';
+const MEMORY = `/v1/hosts/${HOST}/vms/web-01/memory`;
+const MiB2 = 2 * 1024 * 1024;
+
+function expectProblem(
+  res: { status: number; headers: Record<string, string>; body: Record<string, unknown> },
+  status: number,
+  code: string,
+) {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, code, type: `urn:hvgate:problem:${code}` });
+  expect(typeof res.body['title']).toBe('string');
+  expect(res.body['requestId']).toBe(res.headers['x-request-id']);
+  const text = JSON.stringify(res.body);
+  expect(text).not.toMatch(/\bat [^ ]+ \(|node_modules|Error:/);
+}
+
+describe('request plumbing', () => {
+  test('echoes a safe X-Request-Id, replaces an unsafe one, never sends X-Powered-By', async () => {
+    const ok = await kit.api.get('/healthz').set('X-Request-Id', 'abc-123.req');
+    expect(ok.status).toBe(200);
+    expect(ok.headers['x-request-id']).toBe('abc-123.req');
+    expect(ok.headers['x-powered-by']).toBeUndefined();
+    expect(ok.headers['x-content-type-options']).toBe('nosniff');
+    const bad = await kit.api.get('/healthz').set('X-Request-Id', 'a b<script>"x'.repeat(3));
+    expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test('a body over 64 KiB is 413, before authentication', async () => {
+    const res = await kit.api
+      .put(MEMORY)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ pad: 'x'.repeat(70 * 1024) }));
+    expectProblem(res, 413, 'HVG_ERR_PAYLOAD_TOO_LARGE');
+  });
+
+  test('a body that is not application/json is 415; malformed JSON is 400', async () => {
+    const text = await kit.api
+      .put(MEMORY)
+      .set('Authorization', auth())
+      .set('Content-Type', 'text/plain')
+      .send('startupBytes=1');
+    expectProblem(text, 415, 'HVG_ERR_UNSUPPORTED_MEDIA_TYPE');
+    const form = await kit.api.put(MEMORY).set('Authorization', auth()).type('form').send({ a: 1 });
+    expectProblem(form, 415, 'HVG_ERR_UNSUPPORTED_MEDIA_TYPE');
+    const broken = await kit.api
+      .put(MEMORY)
+      .set('Authorization', auth())
+      .set('Content-Type', 'application/json')
+      .send('{"a":');
+    expectProblem(broken, 400, 'HVG_ERR_BAD_REQUEST');
+  });
+
+  test('unknown routes are 404 and known routes with another method 405 with Allow', async () => {
+    expectProblem(await kit.api.get('/nope'), 404, 'HVG_ERR_NOT_FOUND');
+    expectProblem(await kit.api.get('/v1/nope').set('Authorization', auth()), 404, 'HVG_ERR_NOT_FOUND');
+    const res = await kit.api.delete(MEMORY).set('Authorization', auth());
+    expectProblem(res, 405, 'HVG_ERR_METHOD_NOT_ALLOWED');
+    expect(res.headers['allow']).toBe('PUT');
+    const jobs = await kit.api.put('/v1/jobs').set('Authorization', auth());
+    expect(jobs.status).toBe(405);
+    expect(jobs.headers['allow']).toBe('GET, HEAD');
+  });
+
+  test('/v1 without a token is 401 with WWW-Authenticate', async () => {
+    const res = await kit.api.get('/v1/hosts');
+    expectProblem(res, 401, 'HVG_ERR_UNAUTHENTICATED');
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+});
+
+describe('health, readiness, metrics, OpenAPI', () => {
+  test('healthz and readyz answer 200 with the store writable', async () => {
+    expect((await kit.api.get('/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await kit.api.get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks).toEqual({ config: 'ok', shutdown: 'ok', store: 'ok' });
+  });
+
+  test('metrics expose per-host slots, queue, circuit state and operation durations', async () => {
+    await kit.api.get(`/v1/hosts/${HOST}`).set('Authorization', auth()).expect(200);
+    const res = await kit.api.get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain(`hvgate_host_jobs_running{host="${HOST}"} 0`);
+    expect(res.text).toContain(`hvgate_host_jobs_queued{host="${HOST}"} 0`);
+    expect(res.text).toContain(`hvgate_host_circuit_state{host="${HOST}"} 0`);
+    expect(res.text).toMatch(
+      /hvgate_operation_duration_seconds_count\{operation="host.get",host="hv-tokyo-01",outcome="succeeded"\} [1-9]/,
+    );
+    expect(res.text).toMatch(/hvgate_winrm_http_requests\{host="hv-tokyo-01"\} [1-9]/);
+  });
+
+  test('/openapi.json lists every catalog route with security and problem responses', async () => {
+    const res = await kit.api.get('/openapi.json').expect(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    const put = res.body.paths['/v1/hosts/{host}/vms/{vm}/memory'].put;
+    expect(put.security).toEqual([{ bearerAuth: [] }]);
+    expect(put.responses['429'].content['application/problem+json']).toBeDefined();
+    expect(put.requestBody.content['application/json'].schema.properties.startupBytes).toBeDefined();
+  });
+});
+
+describe('hosts and operations', () => {
+  test('GET /v1/hosts lists only granted hosts with slots and circuit', async () => {
+    const res = await kit.api
+      .get('/v1/hosts')
+      .set('Authorization', `Bearer ${kit.token({ hosts: ['group:east'] })}`)
+      .expect(200);
+    expect(res.body.hosts.map((h: { name: string }) => h.name)).toEqual([HOST]);
+    expect(res.body.hosts[0]).toMatchObject({
+      circuit: 'closed',
+      slots: { max: 4, inUse: 0, queued: 0, maxQueue: 100 },
+    });
+  });
+
+  test('a short change answers 200 with the finished job; the job is readable afterwards', async () => {
+    const vm = await kit.api.get(`/v1/hosts/${HOST}/vms/web-01`).set('Authorization', auth()).expect(200);
+    const before = vm.body.result.memory.startupBytes as number;
+    const res = await kit.api
+      .put(MEMORY)
+      .set('Authorization', auth())
+      .send({ startupBytes: before + MiB2 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'succeeded',
+      operation: 'memory.set',
+      host: HOST,
+      vm: { name: 'web-01' },
+    });
+    expect(res.body.result.startupBytes).toBe(before + MiB2);
+    const job = await kit.api.get(`/v1/jobs/${res.body.id}`).set('Authorization', auth()).expect(200);
+    expect(job.body.status).toBe('succeeded');
+    // Another caller cannot see it.
+    await kit.api
+      .get(`/v1/jobs/${res.body.id}`)
+      .set('Authorization', `Bearer ${kit.token({ sub: 'someone-else' })}`)
+      .expect(404);
+  });
+
+  test('?wait=0 answers 202 with Location; the job finishes', async () => {
+    const res = await kit.api.get(`/v1/hosts/${HOST}?wait=0`).set('Authorization', auth());
+    expect(res.status).toBe(202);
+    expect(res.headers['location']).toBe(`/v1/jobs/${res.body.id}`);
+    let status = res.body.status as string;
+    for (let i = 0; i < 100 && (status === 'queued' || status === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = (await kit.api.get(res.headers['location']!).set('Authorization', auth())).body.status;
+    }
+    expect(status).toBe('succeeded');
+  });
+
+  test('unknown body fields are 400 with the field named; a body repeating the VM is refused', async () => {
+    const res = await kit.api
+      .put(MEMORY)
+      .set('Authorization', auth())
+      .send({ startupBytes: 4 * 1024 ** 3, bogus: 1 });
+    expectProblem(res, 400, 'HVG_ERR_VALIDATION');
+    expect(JSON.stringify(res.body.errors)).toContain('bogus');
+    const vmId = await kit.api
+      .put(MEMORY)
+      .set('Authorization', auth())
+      .send({ vmId: 'x', startupBytes: 4 * 1024 ** 3 });
+    expectProblem(vmId, 400, 'HVG_ERR_VALIDATION');
+  });
+
+  test('a failed precondition is 409 with the job id; ambiguous VM names are 409', async () => {
+    // app-2012r2 is configuration version 5.0: static memory cannot be resized while it runs.
+    const res = await kit.api
+      .put(`/v1/hosts/${HOST}/vms/app-2012r2/memory`)
+      .set('Authorization', auth())
+      .send({ startupBytes: 4 * 1024 ** 3 + MiB2 });
+    expectProblem(res, 409, res.body.code);
+    expect(res.body.jobId).toEqual(expect.any(String));
+    const amb = await kit.api
+      .put(`/v1/hosts/${HOST}/vms/batch-worker/memory`)
+      .set('Authorization', auth())
+      .send({ priority: 60 });
+    expectProblem(amb, 409, 'HVG_ERR_AMBIGUOUS_VM_NAME');
+  });
+
+  test('dry run reports the rules and the script and runs nothing', async () => {
+    const applied = kit.sim.host(HOST).counters().operationsApplied.length;
+    const res = await kit.api
+      .put(`${MEMORY}?dryRun=true`)
+      .set('Authorization', auth())
+      .send({ priority: 70 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ operation: 'memory.set', wouldRun: true });
+    expect(res.body.script.id).toBe('memory.set@1');
+    expect(kit.sim.host(HOST).counters().operationsApplied.length).toBe(applied);
+  });
+
+  test('403 for a missing scope and for an ungranted host; unknown host 404 only when granted', async () => {
+    const noScope = await kit.api
+      .put(MEMORY)
+      .set('Authorization', `Bearer ${kit.token({ scopes: ['vm:read'] })}`)
+      .send({ priority: 60 });
+    expectProblem(noScope, 403, 'HVG_ERR_FORBIDDEN');
+    const noHost = await kit.api
+      .put(MEMORY)
+      .set('Authorization', `Bearer ${kit.token({ hosts: ['hv-osaka-02'] })}`)
+      .send({ priority: 60 });
+    expectProblem(noHost, 403, 'HVG_ERR_FORBIDDEN');
+    expectProblem(
+      await kit.api.get('/v1/hosts/hv-nowhere').set('Authorization', auth()),
+      404,
+      'HVG_ERR_UNKNOWN_HOST',
+    );
+  });
+
+  test('GET /v1/jobs lists own jobs newest first with cursor paging and filters', async () => {
+    const t = kit.token({ sub: 'lister' });
+    for (let i = 0; i < 3; i++)
+      await kit.api.get(`/v1/hosts/${HOST}`).set('Authorization', `Bearer ${t}`).expect(200);
+    const p1 = await kit.api.get('/v1/jobs?limit=2').set('Authorization', `Bearer ${t}`).expect(200);
+    expect(p1.body.jobs).toHaveLength(2);
+    expect(p1.body.nextCursor).toEqual(expect.any(String));
+    const p2 = await kit.api
+      .get(`/v1/jobs?limit=2&cursor=${p1.body.nextCursor}`)
+      .set('Authorization', `Bearer ${t}`)
+      .expect(200);
+    expect(p2.body.jobs).toHaveLength(1);
+    expect(p2.body.nextCursor).toBeNull();
+    const ids = [...p1.body.jobs, ...p2.body.jobs].map((j: { id: string }) => j.id);
+    expect(new Set(ids).size).toBe(3);
+    const filtered = await kit.api
+      .get('/v1/jobs?status=failed')
+      .set('Authorization', `Bearer ${t}`)
+      .expect(200);
+    expect(filtered.body.jobs).toEqual([]);
+    await kit.api.get('/v1/jobs?status=bogus').set('Authorization', `Bearer ${t}`).expect(400);
+  });
+});

@@ -1,0 +1,258 @@
+// Jobs end to end: idempotent retries after a lost response, key reuse with another body, cancel of
+// a queued job, fail-closed audit (nothing reaches the host), and graceful shutdown.
+import http from 'node:http';
+import type { AuditEvent } from '../../../src/audit/audit-event';
+import type { AuditStore } from '../../../src/store/audit-store';
+import { createSqliteAuditStore } from '../../../src/store/sqlite-audit-store';
+import { createSimulator, type Simulator } from '../../../src/simulator/simulator';
+import { startKit, type GatewayKit } from './gateway-kit';
+
+const HOST = 'hv-tokyo-01';
+const MEMORY = `/v1/hosts/${HOST}/vms/web-01/memory`;
+
+let sim: Simulator;
+beforeAll(async () => {
+  sim = await createSimulator({ latencyScale: 0, controlPort: false });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+function appliedMemorySets(priority: number): number {
+  return sim
+    .host(HOST)
+    .counters()
+    .operationsApplied.filter(
+      (r) =>
+        r.operation === 'memory.set' && r.ok && (r.params as { priority?: number }).priority === priority,
+    ).length;
+}
+
+async function pollJob(
+  kit: GatewayKit,
+  id: string,
+  until: (s: string) => boolean,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 500; i++) {
+    const res = await kit.api.get(`/v1/jobs/${id}`).set('Authorization', `Bearer ${kit.token()}`);
+    if (until(res.body.status as string)) return res.body as Record<string, unknown>;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`job ${id} never reached the state`);
+}
+
+describe('idempotency and cancel', () => {
+  let kit: GatewayKit;
+  beforeAll(async () => {
+    kit = await startKit({ simulator: sim });
+  });
+  afterAll(async () => {
+    sim.host(HOST).faults.clear();
+    await kit?.close();
+  });
+
+  test('the response is lost, the client retries with the same key: the change is applied once', async () => {
+    const token = kit.token();
+    const body = JSON.stringify({ priority: 41 });
+    // Slow host replies keep the job in flight while the client gives up on the response.
+    sim.host(HOST).faults.inject({ kind: 'slow', delayMs: 300, actions: ['Command'], count: 1 });
+    const url = new URL(MEMORY, kit.url);
+    await new Promise<void>((resolve) => {
+      const req = http.request(url, {
+        method: 'PUT',
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+          'Idempotency-Key': 'retry-key-1',
+        },
+      });
+      req.on('error', () => resolve());
+      req.end(body);
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 150);
+    });
+    const retry = await kit.api
+      .put(MEMORY)
+      .set('Authorization', `Bearer ${token}`)
+      .set('Idempotency-Key', 'retry-key-1')
+      .send({ priority: 41 });
+    expect(retry.status).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body.status).toBe('succeeded');
+    const again = await kit.api
+      .put(MEMORY)
+      .set('Authorization', `Bearer ${token}`)
+      .set('Idempotency-Key', 'retry-key-1')
+      .send({ priority: 41 });
+    expect(again.body.id).toBe(retry.body.id);
+    expect(appliedMemorySets(41)).toBe(1);
+  });
+
+  test('the same key with a different body is 422; another caller may use the same key', async () => {
+    const token = kit.token();
+    const first = await kit.api
+      .put(MEMORY)
+      .set('Authorization', `Bearer ${token}`)
+      .set('Idempotency-Key', 'k-422')
+      .send({ priority: 42 });
+    expect(first.status).toBe(200);
+    const other = await kit.api
+      .put(MEMORY)
+      .set('Authorization', `Bearer ${token}`)
+      .set('Idempotency-Key', 'k-422')
+      .send({ priority: 43 });
+    expect(other.status).toBe(422);
+    expect(other.body).toMatchObject({ code: 'HVG_ERR_IDEMPOTENCY_MISMATCH', jobId: first.body.id });
+    const someoneElse = await kit.api
+      .put(MEMORY)
+      .set('Authorization', `Bearer ${kit.token({ sub: 'another-service' })}`)
+      .set('Idempotency-Key', 'k-422')
+      .send({ priority: 43 });
+    expect(someoneElse.status).toBe(200);
+    expect(someoneElse.body.id).not.toBe(first.body.id);
+    expect(appliedMemorySets(42)).toBe(1);
+    expect(appliedMemorySets(43)).toBe(1);
+  });
+
+  test('DELETE cancels a queued job (audited, never applied); a running job is not cancellable', async () => {
+    const token = kit.token();
+    sim.host(HOST).faults.inject({ kind: 'slow', delayMs: 300, actions: ['Command'] });
+    const running = await kit.api
+      .put(`${MEMORY}?wait=0`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ priority: 44 });
+    expect(running.status).toBe(202);
+    const queued = await kit.api
+      .put(`${MEMORY}?wait=0`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ priority: 45 });
+    expect(queued.status).toBe(202);
+    expect(queued.body.status).toBe('queued');
+    await pollJob(kit, running.body.id as string, (s) => s === 'running');
+
+    const notYours = await kit.api
+      .delete(`/v1/jobs/${queued.body.id}`)
+      .set('Authorization', `Bearer ${kit.token({ sub: 'intruder' })}`);
+    expect(notYours.status).toBe(404);
+    const cancel = await kit.api.delete(`/v1/jobs/${queued.body.id}`).set('Authorization', `Bearer ${token}`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.status).toBe('cancelled');
+    const busy = await kit.api.delete(`/v1/jobs/${running.body.id}`).set('Authorization', `Bearer ${token}`);
+    expect(busy.status).toBe(409);
+    expect(busy.body.code).toBe('HVG_ERR_JOB_NOT_CANCELLABLE');
+
+    // Recovery run again while serving (HA adoption does this) leaves this process's own jobs alone.
+    expect(await kit.gateway.services.jobs.recover()).toEqual({ interrupted: 0, resumed: 0 });
+    const done = await pollJob(kit, running.body.id as string, (s) => s === 'succeeded' || s === 'failed');
+    sim.host(HOST).faults.clear();
+    expect(done['status']).toBe('succeeded');
+    const cancelledJob = await kit.api
+      .get(`/v1/jobs/${queued.body.id}`)
+      .set('Authorization', `Bearer ${token}`);
+    expect(cancelledJob.body.status).toBe('cancelled');
+    expect(appliedMemorySets(45)).toBe(0);
+    const events = kit.lines.audit
+      .map((l) => JSON.parse(l) as AuditEvent)
+      .filter((e) => e.jobId === queued.body.id);
+    expect(events.map((e) => e.stage)).toEqual(['requested', 'cancelled']);
+  });
+});
+
+describe('fail closed', () => {
+  let kit: GatewayKit;
+  let failWhen: ((bodies: string[]) => boolean) | null = null;
+  beforeAll(async () => {
+    kit = await startKit({
+      simulator: sim,
+      overrides: {
+        auditStore: (db) => {
+          const real = createSqliteAuditStore(db);
+          const wrapped: AuditStore = {
+            ...real,
+            async appendBatch(batch) {
+              if (failWhen?.(batch.events.map((e) => e.body))) throw new Error('disk I/O error');
+              return real.appendBatch(batch);
+            },
+          };
+          return wrapped;
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    failWhen = null;
+    await kit?.close();
+  });
+
+  test('the audit store throws: 503 HVG_ERR_AUDIT_UNAVAILABLE and the host receives nothing', async () => {
+    const token = kit.token();
+    sim.host(HOST).resetCounters();
+    failWhen = () => true;
+    const res = await kit.api.put(MEMORY).set('Authorization', `Bearer ${token}`).send({ priority: 46 });
+    failWhen = null;
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('HVG_ERR_AUDIT_UNAVAILABLE');
+    const c = sim.host(HOST).counters();
+    expect(Object.values(c.requests).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(c.commandsStarted).toBe(0);
+    expect(appliedMemorySets(46)).toBe(0);
+  });
+
+  test('the `started` record cannot be written: 503 and the change never reaches the host', async () => {
+    const token = kit.token();
+    failWhen = (bodies) => bodies.some((b) => b.includes('"stage":"started"'));
+    const res = await kit.api.put(MEMORY).set('Authorization', `Bearer ${token}`).send({ priority: 47 });
+    failWhen = null;
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('HVG_ERR_AUDIT_UNAVAILABLE');
+    expect(res.body.jobId).toEqual(expect.any(String));
+    expect(appliedMemorySets(47)).toBe(0);
+    // And the gateway works again once the store does.
+    const ok = await kit.api.put(MEMORY).set('Authorization', `Bearer ${token}`).send({ priority: 47 });
+    expect(ok.status).toBe(200);
+    expect(appliedMemorySets(47)).toBe(1);
+  });
+});
+
+describe('graceful shutdown', () => {
+  let kit: GatewayKit;
+  beforeAll(async () => {
+    kit = await startKit({ simulator: sim });
+  });
+  afterAll(async () => {
+    sim.host(HOST).faults.clear();
+    await kit?.close();
+  });
+
+  test('readyz fails, new jobs get 503, the running job finishes, the queued one stays queued', async () => {
+    const token = kit.token();
+    sim.host(HOST).faults.inject({ kind: 'slow', delayMs: 300, actions: ['Command'] });
+    const running = await kit.api
+      .put(`${MEMORY}?wait=0`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ priority: 48 });
+    const queued = await kit.api
+      .put(`${MEMORY}?wait=0`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ priority: 49 });
+    await pollJob(kit, running.body.id as string, (s) => s === 'running');
+
+    const stopping = kit.gateway.shutdown(5000);
+    const ready = await kit.api.get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.code).toBe('HVG_ERR_SHUTTING_DOWN');
+    const refused = await kit.api.put(MEMORY).set('Authorization', `Bearer ${token}`).send({ priority: 50 });
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('HVG_ERR_SHUTTING_DOWN');
+    await stopping;
+    sim.host(HOST).faults.clear();
+
+    const store = kit.gateway.services.jobStore;
+    expect((await store.get(running.body.id as string))?.state).toBe('succeeded');
+    expect((await store.get(queued.body.id as string))?.state).toBe('queued');
+    expect(appliedMemorySets(49)).toBe(0);
+  });
+});

@@ -1,0 +1,249 @@
+import { AuditUnavailableError, AuditEventInputError } from '../../../src/audit/audit-errors';
+import { GENESIS_HASH, chainHash, eventBody } from '../../../src/audit/audit-chain';
+import { parseCheckpoint, verifyCheckpointSignature } from '../../../src/audit/audit-checkpoint';
+import { createKeyRing } from '../../../src/audit/audit-signer';
+import { verifyAuditTrail } from '../../../src/audit/audit-verifier';
+import { createStreamSink } from '../../../src/audit/audit-writer';
+import {
+  TestStore,
+  appendConcurrently,
+  appendSequentially,
+  checkpointSeqs,
+  flakyStore,
+  makeTempDir,
+  openTestStore,
+  sampleInput,
+  steppingClock,
+  testPublicKeys,
+  testWriter,
+} from './audit-test-kit';
+
+describe('audit writer', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let ts: TestStore;
+
+  beforeEach(() => {
+    tmp = makeTempDir();
+    ts = openTestStore(tmp.dir);
+  });
+  afterEach(() => {
+    ts.close();
+    tmp.cleanup();
+  });
+
+  it('assigns seq from 1 without gaps and chains each event to the previous hash', async () => {
+    const { writer } = testWriter(ts.store);
+    const a = await writer.append(sampleInput(0));
+    const b = await writer.append(sampleInput(1));
+    expect(a.seq).toBe(1);
+    expect(b.seq).toBe(2);
+    expect(a.integrity.prevHash).toBe(GENESIS_HASH);
+    expect(b.integrity.prevHash).toBe(a.integrity.hash);
+    expect(a.integrity.hash).toBe(chainHash(GENESIS_HASH, eventBody(a)));
+    expect(b.integrity.hash).toBe(chainHash(a.integrity.hash, eventBody(b)));
+    await writer.close();
+  });
+
+  it('resolves an append only after its record is durable in the store', async () => {
+    const { writer } = testWriter(ts.store);
+    const e = await writer.append(sampleInput(0));
+    const head = await ts.store.head();
+    expect(head).toEqual({ seq: e.seq, hash: e.integrity.hash });
+    await writer.close();
+  });
+
+  it('group-commits 500 concurrent appends in far fewer transactions and keeps a valid chain', async () => {
+    const { writer } = testWriter(ts.store, { checkpointEvery: 100 });
+    const before = ts.store.stats().transactions;
+    const events = await Promise.all(Array.from({ length: 500 }, (_, i) => writer.append(sampleInput(i))));
+    const transactions = ts.store.stats().transactions - before;
+    expect(transactions).toBeGreaterThanOrEqual(1);
+    expect(transactions).toBeLessThanOrEqual(5);
+    expect(events.map((e) => e.seq).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 500 }, (_, i) => i + 1),
+    );
+    expect(checkpointSeqs(ts.db)).toEqual([100, 200, 300, 400, 500]);
+    const result = await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() });
+    expect(result).toMatchObject({ ok: true, eventsChecked: 500, checkpointsChecked: 5, problems: [] });
+    await writer.close();
+  });
+
+  it('fails closed: a throwing store rejects the append with AuditUnavailableError and does not advance the head', async () => {
+    const flaky = flakyStore(ts.store);
+    const { writer } = testWriter(flaky);
+    await appendSequentially(writer, 2);
+    flaky.failAppends = true;
+    const err = await writer.append(sampleInput(2)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuditUnavailableError);
+    expect(err).toMatchObject({ code: 'HVG_ERR_AUDIT_UNAVAILABLE', httpStatus: 503 });
+    // Every append of the failed group rejects, none resolves.
+    const group = await Promise.allSettled([writer.append(sampleInput(3)), writer.append(sampleInput(4))]);
+    expect(group.map((g) => g.status)).toEqual(['rejected', 'rejected']);
+    expect((await ts.store.head())?.seq).toBe(2);
+
+    flaky.failAppends = false;
+    const next = await writer.append(sampleInput(5));
+    expect(next.seq).toBe(3);
+    expect(next.integrity.prevHash).toBe((await ts.store.readEvents(1, 2, 1))[0]!.hash);
+    await writer.close();
+    expect((await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() })).ok).toBe(true);
+  });
+
+  it('recovers the head from the store after a commit that succeeded but reported an error', async () => {
+    const flaky = flakyStore(ts.store);
+    const { writer } = testWriter(flaky);
+    await appendSequentially(writer, 3);
+    flaky.failAfterCommit = true;
+    await expect(writer.append(sampleInput(3))).rejects.toBeInstanceOf(AuditUnavailableError);
+    flaky.failAfterCommit = false;
+    const next = await writer.append(sampleInput(4));
+    // Seq 4 was committed even though its caller saw an error; the writer continues at 5.
+    expect(next.seq).toBe(5);
+    await writer.close();
+    const result = await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() });
+    expect(result.problems).toEqual([]);
+  });
+
+  it('stays unavailable while the head cannot be re-read, then recovers', async () => {
+    const flaky = flakyStore(ts.store);
+    const { writer } = testWriter(flaky);
+    await appendSequentially(writer, 1);
+    flaky.failAppends = true;
+    await expect(writer.append(sampleInput(1))).rejects.toBeInstanceOf(AuditUnavailableError);
+    flaky.failAppends = false;
+    flaky.failHead = true;
+    const calls = flaky.appendCalls;
+    await expect(writer.append(sampleInput(2))).rejects.toBeInstanceOf(AuditUnavailableError);
+    expect(flaky.appendCalls).toBe(calls); // nothing written without a known head
+    flaky.failHead = false;
+    expect((await writer.append(sampleInput(3))).seq).toBe(2);
+    await writer.close();
+  });
+
+  it('refuses to continue a chain whose tail was cut below its last checkpoint', async () => {
+    const { writer } = testWriter(ts.store, { checkpointEvery: 3 });
+    await appendSequentially(writer, 3);
+    await writer.close();
+    ts.db.prepare('DELETE FROM audit_events WHERE seq > 1').run();
+    const { writer: second } = testWriter(ts.store, { checkpointEvery: 3 });
+    await expect(second.append(sampleInput(9))).rejects.toThrow(/truncated/);
+    await second.close().catch(() => undefined);
+  });
+
+  it('keeps seq and the chain intact when the clock runs backwards', async () => {
+    const clock = steppingClock('2025-06-01T10:00:00.000Z', -60_000);
+    const { writer } = testWriter(ts.store, { clock });
+    const events = [];
+    for (let i = 0; i < 6; i++) events.push(await writer.append(sampleInput(i)));
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    const times = events.map((e) => Date.parse(e.time));
+    expect(times[5]!).toBeLessThan(times[0]!);
+    for (let i = 1; i < events.length; i++)
+      expect(events[i]!.integrity.prevHash).toBe(events[i - 1]!.integrity.hash);
+    await writer.close();
+    expect((await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() })).ok).toBe(true);
+  });
+
+  it('signs a checkpoint every N events covering seq, head hash and the previous checkpoint', async () => {
+    const { writer, signer } = testWriter(ts.store, { checkpointEvery: 4 });
+    await appendSequentially(writer, 9);
+    expect(checkpointSeqs(ts.db)).toEqual([4, 8]);
+    const cps = (await ts.store.readCheckpoints(0, 100, 10)).map((r) => parseCheckpoint(r.body)!);
+    const ring = createKeyRing(signer.publicKeys());
+    expect(cps.map((c) => verifyCheckpointSignature(c, ring))).toEqual(['ok', 'ok']);
+    expect(cps[0]!.headHash).toBe((await ts.store.readEvents(3, 4, 1))[0]!.hash);
+    expect(cps[0]!.prevCheckpointHash).toBe(GENESIS_HASH);
+    expect(cps[1]!.prevCheckpointHash).not.toBe(GENESIS_HASH);
+    expect(cps[0]!.keyId).toBe(signer.keyId);
+    // close() signs the tail so nothing written is left unanchored.
+    await writer.close();
+    expect(checkpointSeqs(ts.db)).toEqual([4, 8, 9]);
+  });
+
+  it('hands every committed checkpoint to onCheckpoint (to anchor the head outside the store)', async () => {
+    const seen: number[] = [];
+    const { writer } = testWriter(ts.store, { checkpointEvery: 3, onCheckpoint: (cp) => seen.push(cp.seq) });
+    await appendConcurrently(writer, 7);
+    await writer.close();
+    expect(seen).toEqual([3, 6, 7]);
+    expect(seen).toEqual(checkpointSeqs(ts.db));
+  });
+
+  it('signs a checkpoint every T ms when events were written since the last one', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      const { writer } = testWriter(ts.store, { checkpointEvery: 1000, checkpointIntervalMs: 5000 });
+      await appendSequentially(writer, 3);
+      expect(checkpointSeqs(ts.db)).toEqual([]);
+      jest.advanceTimersByTime(5000);
+      await writer.flush();
+      expect(checkpointSeqs(ts.db)).toEqual([3]);
+      jest.advanceTimersByTime(5000); // nothing new: no new checkpoint
+      await writer.flush();
+      expect(checkpointSeqs(ts.db)).toEqual([3]);
+      await writer.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('writes each committed event as one JSON line to the sink, and a failing sink does not fail the append', async () => {
+    const lines: string[] = [];
+    const { writer } = testWriter(ts.store, {
+      sink: createStreamSink({ write: (c: string) => lines.push(c) }),
+    });
+    const e = await writer.append(
+      sampleInput(0, {
+        target: { host: 'hv-01', vmId: null, vmName: 'evil\n{"stage":"denied"}\r\u2028x\u2029' },
+      }),
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.endsWith('\n')).toBe(true);
+    const body = lines[0]!.slice(0, -1);
+    expect(body.split(/\r\n|\r|\n|\u2028|\u2029/)).toHaveLength(1);
+    expect(JSON.parse(body)).toEqual(e);
+    const errors: unknown[] = [];
+    const { writer: w2 } = testWriter(ts.store, {
+      sink: {
+        write: () => {
+          throw new Error('EPIPE');
+        },
+      },
+      onSinkError: (err) => errors.push(err),
+    });
+    await expect(w2.append(sampleInput(1))).resolves.toMatchObject({ seq: 2 });
+    expect(errors).toHaveLength(1);
+    await writer.close();
+    await w2.close();
+  });
+
+  it('rejects invalid input with a typed error without consuming a seq', async () => {
+    const { writer } = testWriter(ts.store);
+    await expect(writer.append({ stage: 'exploded' } as never)).rejects.toBeInstanceOf(AuditEventInputError);
+    await expect(writer.append({ stage: 'denied', operation: 'memory.set' })).rejects.toThrow(/reason code/);
+    await expect(
+      writer.append({ ...sampleInput(0), authorization: 'Bearer x' } as never),
+    ).rejects.toBeInstanceOf(AuditEventInputError);
+    expect((await writer.append(sampleInput(0))).seq).toBe(1);
+    await writer.close();
+  });
+
+  it('rejects appends after close', async () => {
+    const { writer } = testWriter(ts.store);
+    await writer.close();
+    await expect(writer.append(sampleInput(0))).rejects.toBeInstanceOf(AuditUnavailableError);
+  });
+
+  it('lets two writers share a store without forking the chain', async () => {
+    const a = testWriter(ts.store).writer;
+    const b = testWriter(ts.store).writer;
+    await a.append(sampleInput(0));
+    await b.append(sampleInput(1)); // b learns the head from the store
+    await a.append(sampleInput(2)); // a's cached head is stale: conflict, reload, re-seal
+    await Promise.all([a.append(sampleInput(3)), b.append(sampleInput(4))]);
+    await a.close();
+    await b.close();
+    const result = await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() });
+    expect(result).toMatchObject({ ok: true, eventsChecked: 5 });
+  });
+});

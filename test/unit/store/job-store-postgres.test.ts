@@ -1,0 +1,59 @@
+import { createPostgresJobStore } from '../../../src/store/postgres-job-store';
+import { describeJobStoreConformance, sampleJob } from './job-store-conformance';
+import { createTestSchema, describeWithPostgres, type TestSchema } from './pg-test-kit';
+
+describeWithPostgres('PostgreSQL job store', () => {
+  describeJobStoreConformance('PostgreSQL', async () => {
+    const ts = createTestSchema('jobs');
+    await ts.migrate();
+    // A peer is the same replica on another connection; other replicas are tested below.
+    return {
+      store: createPostgresJobStore(ts.pool(), { instance: 'replica-a' }),
+      openPeer: async () => createPostgresJobStore(ts.pool(), { instance: 'replica-a' }),
+      close: () => ts.drop(),
+    };
+  });
+
+  describe('across replicas', () => {
+    let ts: TestSchema;
+    beforeAll(async () => {
+      ts = createTestSchema('jobs_ha');
+      await ts.migrate();
+    });
+    afterAll(() => ts.drop());
+
+    it('a retry with the same key on another replica gets the original job, readable there', async () => {
+      const a = createPostgresJobStore(ts.pool(), { instance: 'replica-a' });
+      const b = createPostgresJobStore(ts.pool(), { instance: 'replica-b' });
+      const first = sampleJob(1, { idempotencyKey: 'pay-1' });
+      const key = (job: typeof first) => ({
+        record: {
+          owner: job.owner,
+          key: 'pay-1',
+          requestHash: 'h'.repeat(64),
+          jobId: job.id,
+          createdAt: job.createdAt,
+        },
+        notBefore: job.createdAt - 24 * 3_600_000,
+      });
+      expect(await a.create(first, key(first))).toEqual({ created: true });
+      const retry = sampleJob(9, { owner: first.owner, idempotencyKey: 'pay-1' });
+      const res = await b.create(retry, key(retry));
+      expect(res).toMatchObject({ created: false, existing: { jobId: first.id } });
+      expect(await b.get(first.id)).toEqual(first);
+      expect(await b.findIdempotency(first.owner, 'pay-1', 0)).toMatchObject({ jobId: first.id });
+    });
+
+    it('listByState answers for the replica’s own jobs only', async () => {
+      const a = createPostgresJobStore(ts.pool(), { instance: 'replica-a2' });
+      const b = createPostgresJobStore(ts.pool(), { instance: 'replica-b2' });
+      await a.create(sampleJob(101, { state: 'running' }));
+      await b.create(sampleJob(102, { state: 'running' }));
+      expect((await a.listByState(['running'])).map((j) => j.id)).toEqual(['job-0101']);
+      expect((await b.listByState(['running'])).map((j) => j.id)).toEqual(['job-0102']);
+      // Status is shared: either replica reads and moves any job.
+      expect(await b.update('job-0101', { state: 'interrupted' }, ['running'])).toBe(true);
+      expect((await a.get('job-0101'))?.state).toBe('interrupted');
+    });
+  });
+});
