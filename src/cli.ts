@@ -4,6 +4,14 @@
 import { CliCommand } from './cli/cli-command';
 
 const commands: Record<string, { summary: string; load: () => CliCommand }> = {
+  demo: {
+    summary: 'simulated fleet + gateway on 127.0.0.1 with ready tokens (what npm start runs)',
+    load: () => require('./cli/demo-command').demoCommand,
+  },
+  tour: {
+    summary: 'guided walk through the running demo (reads .hvgate/demo.json)',
+    load: () => require('./cli/tour-command').tourCommand,
+  },
   serve: {
     summary: 'run the gateway (--config hvgate.yaml)',
     load: () => require('./cli/serve-command').serveCommand,
