@@ -487,25 +487,30 @@ export function createJobService(options: JobServiceOptions): JobService {
           retryAfterSec: 5,
         });
       }
-      try {
-        authorizer.authorize(principal, { scope: spec.scope, host: req.host });
-      } catch (err) {
-        if (err instanceof ForbiddenError || err instanceof UnknownHostError) {
-          const e = toHvgError(err);
-          await auditRefusal(
-            jobAuditEvent(
-              'denied',
-              { ...base, host: safeHost(req.host) },
-              {
-                httpStatus: e.status,
-                errorCode: e.code,
-                message: e.detail,
-              },
-            ),
-          );
+      // Every host the operation sends work to must be granted, not only the one in the URL: a
+      // migration's destination or a replica server receives the VM, so it is a target as well.
+      const authorizeHost = async (host: string): Promise<void> => {
+        try {
+          authorizer.authorize(principal, { scope: spec.scope, host });
+        } catch (err) {
+          if (err instanceof ForbiddenError || err instanceof UnknownHostError) {
+            const e = toHvgError(err);
+            await auditRefusal(
+              jobAuditEvent(
+                'denied',
+                { ...base, host: safeHost(req.host) },
+                {
+                  httpStatus: e.status,
+                  errorCode: e.code,
+                  message: e.detail,
+                },
+              ),
+            );
+          }
+          throw err;
         }
-        throw err;
-      }
+      };
+      await authorizeHost(req.host);
       let input: Record<string, unknown>;
       try {
         input = validateInput(spec, req.body, req.routeParams ?? {});
@@ -516,6 +521,9 @@ export function createJobService(options: JobServiceOptions): JobService {
         );
         throw err;
       }
+      const peerParam = spec.facts?.peerHostParam;
+      const peerHost = peerParam === undefined ? undefined : input[peerParam];
+      if (typeof peerHost === 'string') await authorizeHost(peerHost);
 
       if (req.dryRun) {
         const target =
