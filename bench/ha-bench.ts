@@ -9,9 +9,9 @@
 //
 // Each job is a memory change (`PUT …/memory`, priority) on a running VM; every WinRM command is
 // slowed to service-ms / 2 so a job (facts read + change) takes about service-ms on its slot. The
-// lower bound is computed from the measured job durations: per host, the larger of (sum of its
-// durations ÷ the parallelism it can have) and the busiest VM's serial sum; the makespan can be
-// no shorter than the largest of those. Requests wait for their job (?wait=600).
+// lower bound is the gateway issue's: jobs per host ÷ limit × service-ms (10 s for the defaults),
+// taking per-VM serialisation into account when a host has fewer VMs than slots. Requests wait
+// for their job (?wait=300).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -125,32 +125,41 @@ interface BurstResult {
   other: Record<string, number>;
   makespanMs: number;
   lowerBoundMs: number;
+  meanJobMs: number;
   maxHostConcurrency: number;
 }
 
-function lowerBound(jobs: JobView[], limit: number): number {
+/**
+ * The makespan no schedule can beat with service time S: per host, ceil(jobs / parallelism) × S,
+ * where parallelism is the limit or the number of distinct VMs (changes to one VM are serial),
+ * and never less than the busiest VM's job count × S.
+ */
+function lowerBound(jobs: JobView[], limit: number, serviceMs: number): number {
   const perHost = new Map<string, number>();
   const perVm = new Map<string, number>();
   const vmsOfHost = new Map<string, Set<string>>();
-  let longest = 0;
   for (const j of jobs) {
-    if (!j.startedAt || !j.finishedAt) continue;
-    const d = Date.parse(j.finishedAt) - Date.parse(j.startedAt);
-    longest = Math.max(longest, d);
-    perHost.set(j.host, (perHost.get(j.host) ?? 0) + d);
+    perHost.set(j.host, (perHost.get(j.host) ?? 0) + 1);
     const vmKey = `${j.host}/${j.vm?.id ?? ''}`;
-    perVm.set(vmKey, (perVm.get(vmKey) ?? 0) + d);
+    perVm.set(vmKey, (perVm.get(vmKey) ?? 0) + 1);
     const set = vmsOfHost.get(j.host) ?? new Set<string>();
     set.add(vmKey);
     vmsOfHost.set(j.host, set);
   }
-  let bound = longest;
-  for (const [host, sum] of perHost) {
+  let slots = 0;
+  for (const [host, n] of perHost) {
     const parallel = Math.min(limit, vmsOfHost.get(host)?.size ?? limit);
-    bound = Math.max(bound, sum / parallel);
+    slots = Math.max(slots, Math.ceil(n / parallel));
   }
-  for (const sum of perVm.values()) bound = Math.max(bound, sum);
-  return bound;
+  for (const n of perVm.values()) slots = Math.max(slots, n);
+  return slots * serviceMs;
+}
+
+function meanDurationMs(jobs: JobView[]): number {
+  const d = jobs
+    .filter((j) => j.startedAt && j.finishedAt)
+    .map((j) => Date.parse(j.finishedAt!) - Date.parse(j.startedAt!));
+  return d.reduce((a, b) => a + b, 0) / Math.max(1, d.length);
 }
 
 async function burst(
@@ -177,7 +186,7 @@ async function burst(
       const host = hosts[i % hosts.length]!;
       const vms = vmsByHost.get(host)!;
       const vm = vms[Math.floor(i / hosts.length) % vms.length]!;
-      const res = await fetch(`${urls[i % urls.length]}/v1/hosts/${host}/vms/${vm}/memory?wait=600`, {
+      const res = await fetch(`${urls[i % urls.length]}/v1/hosts/${host}/vms/${vm}/memory?wait=300`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ priority: 1 + (i % 99) }),
@@ -192,13 +201,15 @@ async function burst(
     const k = `${r.status}:${(r.body as unknown as { code?: string }).code ?? r.body.status}`;
     other[k] = (other[k] ?? 0) + 1;
   }
+  if (done.length === 0) throw new Error(`${label}: no job succeeded (${JSON.stringify(other)})`);
   const end = Math.max(...done.map((j) => Date.parse(j.finishedAt!)));
   return {
     label,
     ok: done.length,
     other,
     makespanMs: end - t0,
-    lowerBoundMs: lowerBound(done, args.limit),
+    lowerBoundMs: lowerBound(done, args.limit, args.serviceMs),
+    meanJobMs: meanDurationMs(done),
     maxHostConcurrency: Math.max(...hosts.map((h) => sim.host(h).counters().maxCommandsRunning)),
   };
 }
@@ -251,7 +262,8 @@ function report(r: BurstResult, args: Args): string {
   return (
     `${r.label.padEnd(28)} ${String(r.ok).padStart(5)}/${args.jobs} ok  makespan ${(r.makespanMs / 1000).toFixed(2)} s` +
     `  lower bound ${(r.lowerBoundMs / 1000).toFixed(2)} s  ratio ${ratio.toFixed(3)}` +
-    `  max concurrency/host ${r.maxHostConcurrency} (limit ${args.limit})${bad ? `  other: ${bad}` : ''}`
+    `  max concurrency/host ${r.maxHostConcurrency} (limit ${args.limit})  mean job ${Math.round(r.meanJobMs)} ms` +
+    (bad ? `  other: ${bad}` : '')
   );
 }
 

@@ -20,6 +20,7 @@ import { createFleetScheduler } from './fleet/fleet-scheduler';
 import { createHostHealthMonitor, type HostHealthMonitor } from './fleet/host-health';
 import { createHostInventory, type HostEntry, type HostInventory } from './fleet/host-inventory';
 import { createHostLimiter, type SlotCoordinator } from './fleet/host-limiter';
+import { gateResolution } from './fleet/pg-resolution-gate';
 import { createVmLocks } from './fleet/vm-lock';
 import { createApp, type Readiness } from './http/app';
 import { createGatewayMetrics, type GatewayMetrics } from './http/metrics';
@@ -236,13 +237,13 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
         },
         { maxShells: host.maxConcurrent, ...(transport ? { transport } : {}) },
       );
-      // HA: the per-process shell cap does not add up across replicas; a global permit does.
+      // HA: per-process shell caps add up across replicas; a global per-host permit does not.
       executors.set(host.name, pg ? pg.commandGate.wrap(executor) : executor);
       opened.push({ close: () => executor.close() });
     }
 
     const specs = overrides.specs ?? OPERATIONS;
-    const runner = overrides.runner
+    const baseRunner = overrides.runner
       ? overrides.runner({ inventory, executors })
       : createOperationRunner({
           inventory,
@@ -254,6 +255,8 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
             return e;
           },
         });
+    // HA: VM resolution reads take a global host slot (see pg-resolution-gate.ts).
+    const runner = pg ? gateResolution(baseRunner, slots) : baseRunner;
 
     const probeIntervalMs = overrides.breaker?.probeIntervalMs ?? 10_000;
     const health = createHostHealthMonitor({

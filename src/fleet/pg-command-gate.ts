@@ -1,10 +1,10 @@
-// Global per-host command permits for the HA mode. With one replica, each host's executor opens
-// at most maxConcurrent shells, which caps every command on the host — job commands and the reads
-// that resolve a VM reference before a job is admitted. With several replicas those per-process
-// caps add up, so here every command first takes one of the host's maxConcurrent permits, shared
-// across replicas (a second slot namespace in PostgreSQL, round-robin between replicas).
-// Deadlock-free: a permit is held only for one command, and its holder never waits for anything
-// else while holding it (job slots are taken before, never while holding a permit).
+// Global per-host command permits for the HA mode. With one replica, each host's executor opens at
+// most maxConcurrent shells, which caps every command on the host — including the reads a job
+// makes in parallel while preparing (host facts and VM facts at once). With several replicas those
+// per-process caps add up, so here every command first takes one of the host's maxConcurrent
+// permits, shared across replicas (a second slot namespace in PostgreSQL, round-robin between
+// replicas). Deadlock-free: a permit is held for one command only, and its holder never waits for
+// anything else while holding it (job slots and VM locks are taken before, never inside).
 import type { HostExecutor } from '../winrm/host-executor';
 import type { HostInventory } from './host-inventory';
 import type { Clock } from './clock';
@@ -23,7 +23,7 @@ export interface PgCommandGateOptions {
 }
 
 export interface PgCommandGate {
-  /** The same executor, each run taking a global permit of its host first. */
+  /** The same executor; each run first takes a global permit of its host. */
   wrap(executor: HostExecutor): HostExecutor;
   readonly permits: PgSlotCoordinator;
   close(): Promise<void>;
@@ -36,11 +36,7 @@ export function createPgCommandGate(options: PgCommandGateOptions): PgCommandGat
   const permits = createPgSlotCoordinator({ ...options, namespace: 'cmd', maxQueue: COMMAND_QUEUE });
 
   async function guarded<T>(host: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    const lease = await permits.acquire({
-      host,
-      caller: options.instance,
-      ...(signal ? { signal } : {}),
-    });
+    const lease = await permits.acquire({ host, caller: options.instance, ...(signal ? { signal } : {}) });
     try {
       return await fn();
     } finally {

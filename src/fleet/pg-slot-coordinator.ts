@@ -215,27 +215,28 @@ export function createPgSlotCoordinator(options: PgSlotCoordinatorOptions): PgSl
     });
   }
 
-  function dropRowInBackground(h: HostLocal, id: number) {
-    const attempt = (n: number) => {
+  /** Resolves after the first attempt (never rejects); failures keep retrying in the background. */
+  function dropRowInBackground(h: HostLocal, id: number): Promise<void> {
+    const attempt = (n: number): Promise<void> =>
       dropRow(h, id).catch((err: unknown) => {
         report(err, 'slot release');
         // Keep trying a while; after that the row is this replica's until its lease ends.
-        if (n < 5) setTimeout(() => attempt(n + 1), 200 * 2 ** n).unref();
+        if (n < 5) setTimeout(() => void attempt(n + 1), 200 * 2 ** n).unref();
       });
-    };
-    attempt(0);
+    return attempt(0);
   }
 
-  function abandon(t: LocalTicket, error: Error, deleteRow = true) {
-    if (t.state === 'running' || t.state === 'done') return;
+  function abandon(t: LocalTicket, error: Error, deleteRow = true): Promise<void> {
+    if (t.state === 'running' || t.state === 'done') return Promise.resolve();
     const h = local(t.host.name);
     h.waiting.delete(t);
     t.state = 'done';
     cleanup(t);
     t.controller.abort(error);
     t.reject?.(error);
-    if (deleteRow) dropRowInBackground(h, t.id);
+    const dropped = deleteRow ? dropRowInBackground(h, t.id) : Promise.resolve();
     syncSubscription(h);
+    return dropped;
   }
 
   function grantLocal(t: LocalTicket) {
@@ -267,13 +268,28 @@ export function createPgSlotCoordinator(options: PgSlotCoordinatorOptions): PgSl
     t.resolve?.(lease);
   }
 
-  async function admit(request: SlotRequest): Promise<SlotTicket> {
+  /** Joins the round-robin and, in the same transaction, fills free slots; true if this ticket got one. */
+  async function enqueueAndGrant(c: PostgresClient, h: HostLocal, id: number): Promise<boolean> {
+    await c.query(`UPDATE fleet_tickets SET state = 'waiting' WHERE id = $1 AND state = 'admitted'`, [id]);
+    await grantFree(c, h);
+    const own = await c.query<{ state: string }>('SELECT state FROM fleet_tickets WHERE id = $1', [id]);
+    return own.rows[0]?.state === 'running';
+  }
+
+  /**
+   * Admission; with `andWait` the ticket also joins the queue (and may be granted) in the same
+   * transaction — the one-round-trip path of acquire(request).
+   */
+  async function admitTicket(
+    request: SlotRequest,
+    andWait: boolean,
+  ): Promise<{ ticket: SlotTicket; granted: boolean }> {
     const h = local(request.host);
     const name = h.entry.name;
     if (request.signal?.aborted) throw new QueueCancelledError(name, request.signal.reason);
     await ready;
     const admittedAt = clock.now();
-    const id = await withTransaction(pool, async (c) => {
+    const { id, granted } = await withTransaction(pool, async (c) => {
       await lockHost(c, name);
       const counts = await c.query<{ total: string; queued: string }>(
         `SELECT count(*) AS total, count(*) FILTER (WHERE state <> 'running') AS queued
@@ -290,7 +306,8 @@ export function createPgSlotCoordinator(options: PgSlotCoordinatorOptions): PgSl
          VALUES ($1, $2, $3, $4, 'admitted', $5) RETURNING id`,
         [keyOf(name), request.caller, request.jobId ?? null, instance, admittedAt],
       );
-      return toNumber(ins.rows[0]!.id);
+      const newId = toNumber(ins.rows[0]!.id);
+      return { id: newId, granted: andWait ? await enqueueAndGrant(c, h, newId) : false };
     });
 
     const t: LocalTicket = {
@@ -320,39 +337,54 @@ export function createPgSlotCoordinator(options: PgSlotCoordinatorOptions): PgSl
       if (callerSignal.aborted) onAbort();
     }
 
-    return {
+    /** Starts waiting locally; `joined` says whether the row is already queued (and maybe granted). */
+    const wait = (joined: { granted: boolean } | null): Promise<SlotLease> => {
+      t.pending = new Promise<SlotLease>((resolve, reject) => {
+        if (t.state === 'done') {
+          const reason = t.controller.signal.reason;
+          reject(reason instanceof Error ? reason : new QueueCancelledError(name, reason));
+          return;
+        }
+        t.resolve = resolve;
+        t.reject = reject;
+        t.state = 'waiting';
+        h.waiting.add(t);
+        syncSubscription(h);
+        if (joined) {
+          if (joined.granted) grantLocal(t);
+          return;
+        }
+        withTransaction(pool, async (c) => {
+          await lockHost(c, name);
+          return enqueueAndGrant(c, h, t.id);
+        })
+          .then((granted) => {
+            if (granted) grantLocal(t);
+          })
+          .catch((err: unknown) => {
+            report(err, 'slot wait');
+            abandon(t, new QueueCancelledError(name, err));
+          });
+      });
+      return t.pending;
+    };
+
+    const ticket: SlotTicket = {
       host: name,
       caller: t.caller,
       jobId: t.jobId,
       admittedAt,
       signal: t.controller.signal,
       acquire() {
-        if (t.pending) return t.pending;
-        t.pending = new Promise<SlotLease>((resolve, reject) => {
-          if (t.state === 'done') {
-            const reason = t.controller.signal.reason;
-            reject(reason instanceof Error ? reason : new QueueCancelledError(name, reason));
-            return;
-          }
-          t.resolve = resolve;
-          t.reject = reject;
-          t.state = 'waiting';
-          h.waiting.add(t);
-          syncSubscription(h);
-          pool
-            .query(`UPDATE fleet_tickets SET state = 'waiting' WHERE id = $1 AND state = 'admitted'`, [t.id])
-            .then(() => pump(h))
-            .catch((err: unknown) => {
-              report(err, 'slot wait');
-              abandon(t, new QueueCancelledError(name, err));
-            });
-        });
-        return t.pending;
+        return t.pending ?? wait(null);
       },
       async cancel() {
-        abandon(t, new QueueCancelledError(name));
+        // Resolves once the place is given up in the database, so a new admission sees it free.
+        await abandon(t, new QueueCancelledError(name));
       },
     };
+    if (andWait) void wait({ granted });
+    return { ticket, granted };
   }
 
   async function snapshotAll(names: readonly string[]): Promise<HostSlotSnapshot[]> {
@@ -390,9 +422,9 @@ export function createPgSlotCoordinator(options: PgSlotCoordinatorOptions): PgSl
   }
 
   return {
-    admit,
+    admit: async (request) => (await admitTicket(request, false)).ticket,
     async acquire(request) {
-      return (await admit(request)).acquire();
+      return (await admitTicket(request, true)).ticket.acquire();
     },
     snapshot: () => snapshotAll(inventory.list().map((e) => e.name)),
     async hostSnapshot(host) {

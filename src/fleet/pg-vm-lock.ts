@@ -134,8 +134,13 @@ export function createPgVmLocks(options: PgVmLockOptions): VmLockCoordinator {
             checking = false;
           }
         };
-        abortSignal?.addEventListener('abort', onAbort, { once: true });
         const unsubscribe = signal.subscribe(topic, () => void check());
+        abortSignal?.addEventListener('abort', onAbort, { once: true });
+        // The caller may have given up while the request row was being written.
+        if (abortSignal?.aborted) {
+          onAbort();
+          return;
+        }
         void check();
       });
     },

@@ -71,7 +71,7 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
   const pool = createPostgresPool({ ...poolOptions, max: options.poolSize ?? 20 });
   // Heartbeats get their own connection: a replica busy enough to queue for the shared pool must
   // not lose its lease (and have its jobs adopted) for that reason alone.
-  const leasePool = createPostgresPool({ ...poolOptions, max: 1 });
+  const leasePool = createPostgresPool({ ...poolOptions, max: 2 });
   const ready = applyPostgresMigrations(
     pool,
     options.schema !== undefined ? { schema: options.schema } : {},

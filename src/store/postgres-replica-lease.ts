@@ -47,7 +47,6 @@ export function createReplicaLease(options: ReplicaLeaseOptions): ReplicaLease {
   const ready = options.ready ?? Promise.resolve();
   ready.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
-  let ticking: Promise<void> | null = null;
   let stopped = false;
   let started = false;
 
@@ -64,12 +63,30 @@ export function createReplicaLease(options: ReplicaLeaseOptions): ReplicaLease {
 
   async function reap(): Promise<ReapResult> {
     await ready;
-    const result = await withTransaction(pool, async (c) => {
+    // First adopt the unfinished jobs of replicas without a live lease and let the job service
+    // settle them (running → interrupted, audited; queued → run here) while their slots and VM
+    // locks are still held: the audit then shows the outcome before anyone else touches that VM.
+    const adopted = await pool.query(
+      `UPDATE jobs j SET instance = $1
+        WHERE j.state IN ('queued', 'running') AND j.instance IS DISTINCT FROM $1
+          AND NOT EXISTS (SELECT 1 FROM fleet_replicas r WHERE r.instance = j.instance AND r.expires_at >= now())`,
+      [instance],
+    );
+    const adoptedJobs = adopted.rowCount ?? 0;
+    if (adoptedJobs > 0) {
+      try {
+        await options.onAdopted?.(adoptedJobs);
+      } catch (err) {
+        // The jobs are this replica's now; its next recovery pass settles them.
+        options.onError?.(err, 'adopting jobs');
+      }
+    }
+    const freed = await withTransaction(pool, async (c) => {
       const dead = await c.query<{ instance: string }>(
         `DELETE FROM fleet_replicas WHERE expires_at < now() AND instance <> $1 RETURNING instance`,
         [instance],
       );
-      // Rows whose replica has no live lease (expired just now, or never registered) are orphans.
+      // Rows whose replica has no lease (expired just now, or never registered) are orphans.
       const tickets = await c.query<{ host: string }>(
         `DELETE FROM fleet_tickets t WHERE NOT EXISTS (SELECT 1 FROM fleet_replicas r WHERE r.instance = t.instance)
          RETURNING host`,
@@ -77,12 +94,6 @@ export function createReplicaLease(options: ReplicaLeaseOptions): ReplicaLease {
       const locks = await c.query<{ host: string; vm_id: string }>(
         `DELETE FROM fleet_vm_locks l WHERE NOT EXISTS (SELECT 1 FROM fleet_replicas r WHERE r.instance = l.instance)
          RETURNING host, vm_id`,
-      );
-      const adopted = await c.query(
-        `UPDATE jobs j SET instance = $1
-          WHERE j.state IN ('queued', 'running') AND j.instance IS DISTINCT FROM $1
-            AND NOT EXISTS (SELECT 1 FROM fleet_replicas r WHERE r.instance = j.instance)`,
-        [instance],
       );
       if (options.signal) {
         for (const host of new Set(tickets.rows.map((r) => r.host)))
@@ -94,25 +105,33 @@ export function createReplicaLease(options: ReplicaLeaseOptions): ReplicaLease {
         deadReplicas: dead.rows.map((r) => r.instance),
         freedTickets: tickets.rowCount ?? 0,
         freedVmLocks: locks.rowCount ?? 0,
-        adoptedJobs: adopted.rowCount ?? 0,
       };
     });
-    if (result.adoptedJobs > 0) await options.onAdopted?.(result.adoptedJobs);
-    return result;
+    return { ...freed, adoptedJobs };
   }
 
-  async function tick(): Promise<void> {
-    try {
-      await heartbeat();
-    } catch (err) {
-      options.onError?.(err, 'replica heartbeat');
-      return;
-    }
-    try {
-      await reap();
-    } catch (err) {
-      options.onError?.(err, 'replica reaper');
-    }
+  // Two loops, so a slow reap (or the adoption it triggers) can never delay this replica's own
+  // heartbeat into looking dead.
+  let beating: Promise<void> | null = null;
+  let reaping: Promise<void> | null = null;
+
+  function beat(): Promise<void> {
+    beating ??= heartbeat()
+      .catch((err: unknown) => options.onError?.(err, 'replica heartbeat'))
+      .finally(() => {
+        beating = null;
+      });
+    return beating;
+  }
+
+  function sweep(): Promise<void> {
+    reaping ??= reap()
+      .then(() => undefined)
+      .catch((err: unknown) => options.onError?.(err, 'replica reaper'))
+      .finally(() => {
+        reaping = null;
+      });
+    return reaping;
   }
 
   return {
@@ -121,17 +140,13 @@ export function createReplicaLease(options: ReplicaLeaseOptions): ReplicaLease {
       started = true;
       stopped = false;
       timer = setInterval(() => {
-        if (ticking || stopped) return;
-        ticking = tick().finally(() => {
-          ticking = null;
-        });
+        if (stopped) return;
+        void beat();
+        void sweep();
       }, heartbeatMs);
       timer.unref();
       // Pick up anything left by replicas that died before this one started.
-      ticking = tick().finally(() => {
-        ticking = null;
-      });
-      await ticking;
+      await sweep();
     },
     heartbeat,
     reap,
@@ -139,7 +154,7 @@ export function createReplicaLease(options: ReplicaLeaseOptions): ReplicaLease {
       stopped = true;
       if (timer) clearInterval(timer);
       timer = undefined;
-      if (ticking) await ticking;
+      await Promise.all([beating, reaping]);
       if (stopOptions.release ?? true) {
         await pool
           .query('DELETE FROM fleet_replicas WHERE instance = $1', [instance])

@@ -58,7 +58,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         HVGATE_TEST_PG_URL: options.pgUrl,
         HVGATE_TEST_PG_SCHEMA: options.schema,
         HVGATE_TEST_INSTANCE: instance,
-        HVGATE_TEST_LEASE_MS: String(options.leaseMs ?? 1500),
+        HVGATE_TEST_LEASE_MS: String(options.leaseMs ?? 3000),
         HVGATE_TEST_ISSUER: HA_ISSUER,
         HVGATE_TEST_AUDIENCE: HA_AUDIENCE,
         HVGATE_TEST_HMAC: HA_HMAC,

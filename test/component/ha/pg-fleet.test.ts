@@ -1,7 +1,12 @@
 // Global host slots, VM locks and replica leases on a real PostgreSQL, with several "replicas"
 // (separate pools and coordinators) in one process.
 import { createHostInventory } from '../../../src/fleet/host-inventory';
-import { HostBusyError, QueueCancelledError, UnknownHostError } from '../../../src/fleet/fleet-errors';
+import {
+  HostBusyError,
+  QueueCancelledError,
+  QueueTimeoutError,
+  UnknownHostError,
+} from '../../../src/fleet/fleet-errors';
 import type { SlotLease } from '../../../src/fleet/host-limiter';
 import { createPostgresBackend, type PostgresBackend } from '../../../src/store/postgres-backend';
 import {
@@ -14,6 +19,7 @@ import {
 const inventory = createHostInventory([
   { name: 'hv-a', address: '127.0.0.1', maxConcurrent: 2, maxQueue: 3 },
   { name: 'hv-b', address: '127.0.0.1', maxConcurrent: 1, maxQueue: 50, queueTimeoutSec: 5 },
+  { name: 'hv-c', address: '127.0.0.1', maxConcurrent: 1, maxQueue: 5, queueTimeoutSec: 1 },
 ]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,6 +107,23 @@ describeWithPostgres('HA coordination on PostgreSQL', () => {
     expect(order.lastIndexOf('small')).toBeLessThan(6);
   });
 
+  it('gives a waiting ticket up at the queue deadline and frees its place', async () => {
+    const [a, b] = [replica('d-a'), replica('d-b')];
+    await Promise.all([a.start(async () => undefined), b.start(async () => undefined)]);
+    const held = await a.slots.acquire({ host: 'hv-c', caller: 'x' });
+    const started = Date.now();
+    await expect(b.slots.acquire({ host: 'hv-c', caller: 'y' })).rejects.toBeInstanceOf(QueueTimeoutError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    await until(async () => (await a.slots.hostSnapshot('hv-c')).queued === 0);
+    expect(await a.slots.hostSnapshot('hv-c')).toMatchObject({
+      running: 1,
+      queued: 0,
+      callers: { x: { running: 1 } },
+    });
+    await held.release();
+    expect((await b.slots.hostSnapshot('hv-c')).running).toBe(0);
+  });
+
   it('serialises one VM across replicas in arrival order', async () => {
     const rs = [replica('v-1'), replica('v-2')];
     await Promise.all(rs.map((r) => r.start(async () => undefined)));
@@ -126,7 +149,8 @@ describeWithPostgres('HA coordination on PostgreSQL', () => {
           await l.release();
         }),
       );
-      await sleep(5);
+      // Arrival is when the request row commits; leave time for it under load.
+      await sleep(60);
     }
     await Promise.all(jobs);
     expect(peak).toBe(1);

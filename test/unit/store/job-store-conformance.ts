@@ -69,12 +69,6 @@ export function describeJobStoreConformance(label: string, open: () => Promise<O
       await s.store.checkWritable();
     });
 
-    it('refuses a duplicate job id', async () => {
-      await s.store.create(sampleJob(1));
-      await expect(s.store.create(sampleJob(1))).rejects.toThrow();
-      expect(await s.store.get('job-0001')).toEqual(sampleJob(1));
-    });
-
     it('applies patches, guarded by the current state', async () => {
       const job = sampleJob(2);
       await s.store.create(job);
