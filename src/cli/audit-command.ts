@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
 import type { KeyObject } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { exportAudit } from '../audit/audit-export';
@@ -14,6 +13,7 @@ import type { AuditStore } from '../store/audit-store';
 import { describePostgresUrl, openPostgresAuditReader, readPostgresUrl } from '../store/postgres-connection';
 import { createSqliteAuditStore } from '../store/sqlite-audit-store';
 import { openSqliteDatabase } from '../store/sqlite-database';
+import { parseOptions, UsageError } from './cli-args';
 import type { CliCommand } from './cli-command';
 
 const USAGE = `usage:
@@ -34,8 +34,6 @@ the configuration file's folder). --public-key accepts PEM
 (public or private key), a JWK or JWK set, or the JSON of GET /v1/audit/keys; repeat it for
 retired keys. TIME is ISO-8601, e.g. 2025-06-01T00:00:00Z.
 `;
-
-class UsageError extends Error {}
 
 export interface AuditCommandIo {
   readonly stdout: NodeJS.WritableStream;
@@ -152,17 +150,12 @@ function openStore(target: Target): AuditStore {
 }
 
 async function verify(args: string[], io: AuditCommandIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: 'string' },
-      db: { type: 'string' },
-      'public-key': { type: 'string', multiple: true },
-      export: { type: 'string' },
-      'max-problems': { type: 'string' },
-    },
+  const values = parseOptions(args, {
+    config: { type: 'string' },
+    db: { type: 'string' },
+    'public-key': { type: 'string', multiple: true },
+    export: { type: 'string' },
+    'max-problems': { type: 'string' },
   });
   let maxProblems: number | undefined;
   if (values['max-problems'] !== undefined) {
@@ -197,16 +190,11 @@ async function verify(args: string[], io: AuditCommandIo): Promise<number> {
 }
 
 async function exportCommand(args: string[], io: AuditCommandIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: 'string' },
-      db: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-    },
+  const values = parseOptions(args, {
+    config: { type: 'string' },
+    db: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
   });
   const from = parseTime(values.from, '--from');
   const to = parseTime(values.to, '--to');
@@ -221,12 +209,7 @@ async function exportCommand(args: string[], io: AuditCommandIo): Promise<number
 }
 
 async function keygen(args: string[], io: AuditCommandIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: { dir: { type: 'string' } },
-  });
+  const values = parseOptions(args, { dir: { type: 'string' } });
   if (!values.dir) throw new UsageError('give --dir DIR');
   const key = generateSigningKey(values.dir);
   io.stdout.write(
@@ -256,10 +239,8 @@ export function createAuditCommand(io: AuditCommandIo): CliCommand {
             throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'missing subcommand');
         }
       } catch (err) {
-        // parseArgs reports unknown or malformed options as TypeError with an ERR_PARSE_ARGS_* code.
-        const code = (err as { code?: unknown }).code;
-        if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-          io.stderr.write(`hvgate audit: ${(err as Error).message}\n\n${USAGE}`);
+        if (err instanceof UsageError) {
+          io.stderr.write(`hvgate audit: ${err.message}\n\n${USAGE}`);
           return 2;
         }
         io.stderr.write(`hvgate audit: ${err instanceof Error ? err.message : String(err)}\n`);

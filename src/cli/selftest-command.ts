@@ -4,7 +4,6 @@
 // gateway uses. Only with --vm and --allow-changes does it change anything: a reversible sequence
 // on that test VM (NIC add → remove, checkpoint create → remove), each step reported.
 
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { isHvgError } from '../errors/hvg-error';
 import { createHostInventory } from '../fleet/host-inventory';
@@ -14,6 +13,7 @@ import { requireOperation } from '../operations/operation-registry';
 import type { OperationRunner, ResolvedTarget } from '../operations/operation-runner';
 import { createHostExecutor, HostExecutor } from '../winrm/host-executor';
 import { AuthenticationFailedError, TlsError, isWinRmError } from '../winrm/winrm-errors';
+import { parseOptions, UsageError } from './cli-args';
 import type { CliCommand } from './cli-command';
 
 const USAGE = `usage: hvgate selftest --config FILE --host NAME [--vm NAME --allow-changes] [--json]
@@ -51,28 +51,16 @@ export interface SelftestOptions {
   executor?: HostExecutor;
 }
 
-class UsageError extends Error {}
-
 function parse(args: string[]): (SelftestOptions & { json: boolean }) | 'help' {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        host: { type: 'string' },
-        vm: { type: 'string' },
-        'allow-changes': { type: 'boolean' },
-        json: { type: 'boolean' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const values = parseOptions(args, {
+    config: { type: 'string' },
+    host: { type: 'string' },
+    vm: { type: 'string' },
+    'allow-changes': { type: 'boolean' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   if (!values.config) throw new UsageError('--config is required');
   if (!values.host) throw new UsageError('--host is required');

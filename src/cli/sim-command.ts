@@ -2,7 +2,7 @@
 // Prints one JSON line per host ({"name","url"}, plus "caFile" with --tls) once listening, then
 // {"control": url}.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseOptions, UsageError } from './cli-args';
 import { CliCommand } from './cli-command';
 
 const USAGE = `usage: hvgate sim [--hosts N] [--port P] [--seed S] [--latency-scale X]
@@ -21,8 +21,6 @@ const USAGE = `usage: hvgate sim [--hosts N] [--port P] [--seed S] [--latency-sc
   --server-name NAME  name the server certificate is issued for (default localhost, 127.0.0.1, ::1)
   --allow-unencrypted accept NTLM-authenticated plaintext SOAP over HTTP (WinRM AllowUnencrypted)
 `;
-
-class UsageError extends Error {}
 
 function integer(
   name: string,
@@ -53,30 +51,20 @@ interface SimArgs {
 }
 
 function parse(args: string[]): SimArgs | 'help' {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        hosts: { type: 'string' },
-        port: { type: 'string' },
-        seed: { type: 'string' },
-        'latency-scale': { type: 'string' },
-        user: { type: 'string' },
-        'password-file': { type: 'string' },
-        'control-port': { type: 'string' },
-        tls: { type: 'boolean' },
-        'ca-out': { type: 'string' },
-        'server-name': { type: 'string' },
-        'allow-unencrypted': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const values = parseOptions(args, {
+    hosts: { type: 'string' },
+    port: { type: 'string' },
+    seed: { type: 'string' },
+    'latency-scale': { type: 'string' },
+    user: { type: 'string' },
+    'password-file': { type: 'string' },
+    'control-port': { type: 'string' },
+    tls: { type: 'boolean' },
+    'ca-out': { type: 'string' },
+    'server-name': { type: 'string' },
+    'allow-unencrypted': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const hosts = integer('hosts', values.hosts, 3, 1, 64);
   const port = integer('port', values.port, 0, 0, 65535);

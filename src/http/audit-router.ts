@@ -9,36 +9,12 @@ import type { Authorizer } from '../auth/authorizer';
 import { HvgError } from '../errors/hvg-error';
 import type { AuditStore } from '../store/audit-store';
 import { requireScopeAudited } from './authenticate';
+import { AUDIT_FILTER_KEYS, stringQuery } from './query-params';
 import { route } from './request-middleware';
 
-const FILTER_KEYS = [
-  'from',
-  'to',
-  'actorSub',
-  'host',
-  'vmId',
-  'operation',
-  'stage',
-  'status',
-  'requestId',
-  'jobId',
-];
 const PAGE_KEYS = ['limit', 'cursor', 'order'];
-
-function stringQuery(req: Request, allowed: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.query as Record<string, unknown>)) {
-    if (!allowed.includes(k)) {
-      throw new HvgError('HVG_ERR_AUDIT_BAD_QUERY', {
-        detail: `unknown query parameter ${/^[A-Za-z0-9_.-]{1,32}$/.test(k) ? k : '(invalid name)'}`,
-      });
-    }
-    if (typeof v !== 'string')
-      throw new HvgError('HVG_ERR_AUDIT_BAD_QUERY', { detail: `query parameter ${k} must be given once` });
-    out[k] = v;
-  }
-  return out;
-}
+const QUERY_KEYS = new Set<string>([...AUDIT_FILTER_KEYS, ...PAGE_KEYS]);
+const EXPORT_KEYS = new Set(['from', 'to']);
 
 export function createAuditRouter(deps: {
   store: AuditStore;
@@ -53,9 +29,9 @@ export function createAuditRouter(deps: {
     '/v1/audit',
     route(async (req, res) => {
       await reviewer(req, res, 'audit.query');
-      const q = stringQuery(req, [...FILTER_KEYS, ...PAGE_KEYS]);
+      const q = stringQuery(req, QUERY_KEYS, 'HVG_ERR_AUDIT_BAD_QUERY');
       const filters: Record<string, string> = {};
-      for (const k of FILTER_KEYS) if (q[k] !== undefined) filters[k] = q[k];
+      for (const k of AUDIT_FILTER_KEYS) if (q[k] !== undefined) filters[k] = q[k];
       let limit: number | undefined;
       if (q['limit'] !== undefined) {
         if (!/^\d{1,4}$/.test(q['limit']))
@@ -79,7 +55,7 @@ export function createAuditRouter(deps: {
     '/v1/audit/export',
     route(async (req, res) => {
       await reviewer(req, res, 'audit.export');
-      const q = stringQuery(req, ['from', 'to']);
+      const q = stringQuery(req, EXPORT_KEYS, 'HVG_ERR_AUDIT_BAD_QUERY');
       await deps.writer.flush();
       const lines = exportAudit(deps.store, {
         ...(q['from'] !== undefined ? { from: q['from'] } : {}),

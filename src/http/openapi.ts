@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { errorCodes } from '../errors/error-codes';
 import { JOB_STATES } from '../jobs/job-model';
 import type { OperationSpec } from '../operations/operation-spec';
+import { AUDIT_FILTER_KEYS } from './query-params';
 
 type Json = Record<string, unknown>;
 
@@ -275,18 +276,7 @@ const jsonOk = (schema: Json, description = 'OK'): Json => ({
   content: { 'application/json': { schema } },
 });
 
-const auditFilterParams: Json[] = [
-  'from',
-  'to',
-  'actorSub',
-  'host',
-  'vmId',
-  'operation',
-  'stage',
-  'status',
-  'requestId',
-  'jobId',
-].map((name) => ({
+const auditFilterParams: Json[] = AUDIT_FILTER_KEYS.map((name) => ({
   name,
   in: 'query',
   required: false,

@@ -78,12 +78,18 @@ export function assertControllerSlot(
   }
 }
 
+const sameSlot = (a: SlotKind, b: SlotKind): boolean =>
+  a.controllerType === b.controllerType &&
+  a.controllerNumber === b.controllerNumber &&
+  a.controllerLocation === b.controllerLocation;
+
+/** The device (disk or DVD drive) attached at exactly that controller slot. */
+export function deviceAtSlot<D extends SlotKind>(devices: readonly D[], slot: SlotKind): D | undefined {
+  return devices.find((d) => sameSlot(d, slot));
+}
+
 export function slotTaken(vm: VirtualMachine, slot: SlotKind): boolean {
-  const same = (d: SlotKind) =>
-    d.controllerType === slot.controllerType &&
-    d.controllerNumber === slot.controllerNumber &&
-    d.controllerLocation === slot.controllerLocation;
-  return vm.hardDisks.some(same) || vm.dvdDrives.some(same);
+  return deviceAtSlot(vm.hardDisks, slot) !== undefined || deviceAtSlot(vm.dvdDrives, slot) !== undefined;
 }
 
 export const slotName = (s: SlotKind): string =>
@@ -119,12 +125,7 @@ export function requireAttachment(
     controllerNumber: p.controllerNumber,
     controllerLocation: p.controllerLocation,
   };
-  const disk = vm.hardDisks.find(
-    (d) =>
-      d.controllerType === slot.controllerType &&
-      d.controllerNumber === slot.controllerNumber &&
-      d.controllerLocation === slot.controllerLocation,
-  );
+  const disk = deviceAtSlot(vm.hardDisks, slot);
   if (!disk) {
     throw wmiError(
       cmdlet,
@@ -173,6 +174,37 @@ function assertNewDiskSize(format: 'VHD' | 'VHDX', sizeBytes: number, cmdlet: Cm
   }
 }
 
+function assertDiskChangeAllowed(
+  cmdlet: CmdletName,
+  vm: VirtualMachine,
+  verb: 'add' | 'remove',
+  controllerType: ControllerType,
+): void {
+  if (vm.state === 'Saved' || vm.state === 'Paused') {
+    throw deviceError(
+      cmdlet,
+      WMI.invalidState,
+      verb,
+      DISK_DEVICE,
+      vmRef(vm),
+      `Disks cannot be ${verb === 'add' ? 'added' : 'removed'} while the virtual machine is ${vm.state}.`,
+    );
+  }
+  // Hot plug works only on SCSI; IDE storage needs the VM off (reference §4, BPA SCSI hot-plug doc).
+  if (controllerType === 'IDE' && vm.state !== 'Off') {
+    throw deviceError(
+      cmdlet,
+      WMI.invalidState,
+      verb,
+      DISK_DEVICE,
+      vmRef(vm),
+      verb === 'add'
+        ? `A disk can be added to an IDE controller only while the virtual machine is off; hot add works only on a SCSI controller.`
+        : `A disk on an IDE controller can be removed only while the virtual machine is off; hot remove works only on a SCSI controller.`,
+    );
+  }
+}
+
 interface AddPlan {
   vm: VirtualMachine;
   path: WindowsPath;
@@ -190,27 +222,7 @@ function planAddDisk(ctx: OpContext, p: HardDiskAddParams): AddPlan {
     controllerLocation: p.controllerLocation,
   };
   assertControllerSlot(cmdlet, vm, slot, 'add', DISK_DEVICE);
-  if (vm.state === 'Saved' || vm.state === 'Paused') {
-    throw deviceError(
-      cmdlet,
-      WMI.invalidState,
-      'add',
-      DISK_DEVICE,
-      vmRef(vm),
-      `Disks cannot be added while the virtual machine is ${vm.state}.`,
-    );
-  }
-  // Hot plug works only on SCSI; IDE storage needs the VM off (reference §4, BPA SCSI hot-plug doc).
-  if (slot.controllerType === 'IDE' && vm.state !== 'Off') {
-    throw deviceError(
-      cmdlet,
-      WMI.invalidState,
-      'add',
-      DISK_DEVICE,
-      vmRef(vm),
-      `A disk can be added to an IDE controller only while the virtual machine is off; hot add works only on a SCSI controller.`,
-    );
-  }
+  assertDiskChangeAllowed(cmdlet, vm, 'add', slot.controllerType);
   if (slotTaken(vm, slot)) {
     throw deviceError(
       cmdlet,
@@ -309,26 +321,7 @@ export async function removeHardDisk(
   const vm = requireVm(ctx.host, p.vmId);
   assertVmIdle(vm, cmdlet, `Failed to remove device '${DISK_DEVICE}'.`);
   const disk = requireAttachment(cmdlet, vm, p);
-  if (vm.state === 'Saved' || vm.state === 'Paused') {
-    throw deviceError(
-      cmdlet,
-      WMI.invalidState,
-      'remove',
-      DISK_DEVICE,
-      vmRef(vm),
-      `Disks cannot be removed while the virtual machine is ${vm.state}.`,
-    );
-  }
-  if (disk.controllerType === 'IDE' && vm.state !== 'Off') {
-    throw deviceError(
-      cmdlet,
-      WMI.invalidState,
-      'remove',
-      DISK_DEVICE,
-      vmRef(vm),
-      `A disk on an IDE controller can be removed only while the virtual machine is off; hot remove works only on a SCSI controller.`,
-    );
-  }
+  assertDiskChangeAllowed(cmdlet, vm, 'remove', disk.controllerType);
   const facts = hardDiskFacts(ctx.fleet, ctx.host, disk);
   vm.hardDisks.splice(vm.hardDisks.indexOf(disk), 1);
   const file = findAttachedFile(ctx, disk.path);

@@ -2,7 +2,7 @@
 // the SCSI hot-plug rules); changing media is routine while running (reference §5).
 
 import { CmdletName, deviceError, WMI, wmiError } from './hyperv-errors';
-import { assertControllerSlot, slotName, slotTaken } from './hyperv-disk-ops';
+import { assertControllerSlot, deviceAtSlot, slotName, slotTaken } from './hyperv-disk-ops';
 import { LATENCY } from './hyperv-latency';
 import type { ControllerType, DvdDrive, IsoFile, VirtualMachine } from './hyperv-model';
 import {
@@ -88,12 +88,7 @@ function requireDrive(cmdlet: CmdletName, vm: VirtualMachine, p: DvdDriveLocatio
     controllerNumber: p.controllerNumber,
     controllerLocation: p.controllerLocation,
   };
-  const drive = vm.dvdDrives.find(
-    (d) =>
-      d.controllerType === slot.controllerType &&
-      d.controllerNumber === slot.controllerNumber &&
-      d.controllerLocation === slot.controllerLocation,
-  );
+  const drive = deviceAtSlot(vm.dvdDrives, slot);
   if (!drive) {
     throw wmiError(
       cmdlet,
@@ -102,6 +97,19 @@ function requireDrive(cmdlet: CmdletName, vm: VirtualMachine, p: DvdDriveLocatio
     );
   }
   return drive;
+}
+
+/** The common start of an operation on an attached drive: device latency, then the VM and the drive. */
+async function existingDrive(
+  ctx: OpContext,
+  cmdlet: CmdletName,
+  verb: 'remove' | 'modify',
+  p: DvdDriveLocationParams & { vmId: string },
+): Promise<{ vm: VirtualMachine; drive: DvdDrive }> {
+  await ctx.run.sleep(LATENCY.dvdMs);
+  const vm = requireVm(ctx.host, p.vmId);
+  assertVmIdle(vm, cmdlet, `Failed to ${verb} device '${DVD_DEVICE}'.`);
+  return { vm, drive: requireDrive(cmdlet, vm, p) };
 }
 
 export async function addDvdDrive(
@@ -161,11 +169,8 @@ export async function removeDvdDrive(
   ctx: OpContext,
   p: DvdDriveRemoveParams,
 ): Promise<DvdDriveFacts & { vmId: string }> {
-  await ctx.run.sleep(LATENCY.dvdMs);
   const cmdlet: CmdletName = 'RemoveVMDvdDrive';
-  const vm = requireVm(ctx.host, p.vmId);
-  assertVmIdle(vm, cmdlet, `Failed to remove device '${DVD_DEVICE}'.`);
-  const drive = requireDrive(cmdlet, vm, p);
+  const { vm, drive } = await existingDrive(ctx, cmdlet, 'remove', p);
   // Removing an IDE-attached DVD needs the VM off (WAC feedback #193, reference §5).
   assertDriveChangeAllowed(cmdlet, vm, 'remove');
   vm.dvdDrives.splice(vm.dvdDrives.indexOf(drive), 1);
@@ -176,11 +181,8 @@ export async function setDvdMedia(
   ctx: OpContext,
   p: DvdDriveSetMediaParams,
 ): Promise<DvdDriveFacts & { vmId: string }> {
-  await ctx.run.sleep(LATENCY.dvdMs);
   const cmdlet: CmdletName = 'SetVMDvdDrive';
-  const vm = requireVm(ctx.host, p.vmId);
-  assertVmIdle(vm, cmdlet, `Failed to modify device '${DVD_DEVICE}'.`);
-  const drive = requireDrive(cmdlet, vm, p);
+  const { vm, drive } = await existingDrive(ctx, cmdlet, 'modify', p);
   const iso = p.path === null ? null : requireIso(ctx, cmdlet, vm, 'modify', p.path);
   drive.path = iso?.path ?? null;
   return { vmId: vm.id, ...dvdDriveFacts(drive) };

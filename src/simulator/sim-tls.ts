@@ -162,19 +162,14 @@ export interface WrittenCaFile {
 export function writeCaFile(caPem: string, file?: string): WrittenCaFile {
   if (file !== undefined) {
     const target = path.resolve(file);
-    writeFileSync(target, caPem, { mode: 0o644 });
-    let removed = false;
-    return {
-      path: target,
-      remove() {
-        if (removed) return;
-        removed = true;
-        rmSync(target, { force: true });
-      },
-    };
+    return writtenCaFile(target, caPem, () => rmSync(target, { force: true }));
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hvgate-sim-ca-'));
-  const target = path.join(dir, 'ca.pem');
+  return writtenCaFile(path.join(dir, 'ca.pem'), caPem, () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** Writes the certificate; remove() runs the cleanup at most once. */
+function writtenCaFile(target: string, caPem: string, cleanup: () => void): WrittenCaFile {
   writeFileSync(target, caPem, { mode: 0o644 });
   let removed = false;
   return {
@@ -182,7 +177,7 @@ export function writeCaFile(caPem: string, file?: string): WrittenCaFile {
     remove() {
       if (removed) return;
       removed = true;
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     },
   };
 }

@@ -79,24 +79,12 @@ export function timedOutFault(relatesTo: string | undefined, machine: string): W
 const INVALID_SELECTORS_TEXT =
   'The WS-Management service cannot process the request because the request contained invalid selectors for the resource. ';
 
-export function unknownCommandFault(relatesTo: string | undefined, machine: string): WsmanFaultReply {
-  return renderFault(relatesTo, {
-    value: 's:Sender',
-    subcode: 'w:InvalidSelectors',
-    reason: INVALID_SELECTORS_TEXT,
-    faultDetail: `${FAULT_DETAIL}/UnexpectedSelectors`,
-    code: WSMAN_CODES.invalidSelectors,
-    machine,
-    message:
-      'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist. ' +
-      'Either the command has completed execution or the client specified an invalid command identifier. ',
-  });
-}
-
-export function unknownShellFault(
+/** A request naming a shell or command the host does not have: same fault, different wording. */
+function invalidSelectorsFault(
   relatesTo: string | undefined,
   machine: string,
-  shellId: string,
+  message: string,
+  provider?: WsmanFaultShape['provider'],
 ): WsmanFaultReply {
   return renderFault(relatesTo, {
     value: 's:Sender',
@@ -105,24 +93,40 @@ export function unknownShellFault(
     faultDetail: `${FAULT_DETAIL}/UnexpectedSelectors`,
     code: WSMAN_CODES.invalidSelectors,
     machine,
-    message:
-      `The request for the Windows Remote Shell with ShellId ${shellId} failed because the shell was not found on the server. ` +
+    message,
+    ...(provider ? { provider } : {}),
+  });
+}
+
+export function unknownCommandFault(relatesTo: string | undefined, machine: string): WsmanFaultReply {
+  return invalidSelectorsFault(
+    relatesTo,
+    machine,
+    'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist. ' +
+      'Either the command has completed execution or the client specified an invalid command identifier. ',
+  );
+}
+
+export function unknownShellFault(
+  relatesTo: string | undefined,
+  machine: string,
+  shellId: string,
+): WsmanFaultReply {
+  return invalidSelectorsFault(
+    relatesTo,
+    machine,
+    `The request for the Windows Remote Shell with ShellId ${shellId} failed because the shell was not found on the server. ` +
       'Possible causes are: the specified ShellId is incorrect or the shell no longer exists on the server. ' +
       'Provide the correct ShellId or create a new shell and retry the operation. ',
-  });
+  );
 }
 
 /** The nested "Shell provider" variant a host returns for a Get on a shell that no longer exists. */
 export function shellNotFoundGetFault(relatesTo: string | undefined, machine: string): WsmanFaultReply {
-  return renderFault(relatesTo, {
-    value: 's:Sender',
-    subcode: 'w:InvalidSelectors',
-    reason: INVALID_SELECTORS_TEXT,
-    faultDetail: `${FAULT_DETAIL}/UnexpectedSelectors`,
-    code: WSMAN_CODES.invalidSelectors,
-    machine,
-    message: INVALID_SELECTORS_TEXT,
-    provider: { name: 'Shell provider', path: '%systemroot%\\system32\\WsmSvc.dll', nestedFault: true },
+  return invalidSelectorsFault(relatesTo, machine, INVALID_SELECTORS_TEXT, {
+    name: 'Shell provider',
+    path: '%systemroot%\\system32\\WsmSvc.dll',
+    nestedFault: true,
   });
 }
 

@@ -4,7 +4,7 @@
 import { createManualClock } from '../../../src/fleet/clock';
 import { createOperationRunner } from '../../../src/operations/create-operation-runner';
 import { requireOperation } from '../../../src/operations/operation-registry';
-import { createHostExecutor } from '../../../src/winrm/host-executor';
+import { createHostExecutor, type HostExecutor } from '../../../src/winrm/host-executor';
 import { SIM_USER } from '../../helpers/sim-harness';
 import { CatalogHarness, hvgErrorOf, startCatalogHarness } from './catalog-harness';
 
@@ -22,6 +22,19 @@ afterEach(() => {
 const TOKYO = 'hv-tokyo-01';
 const GiB = 1024 ** 3;
 const meta = { jobId: null, requestId: null };
+
+/** A fresh executor for Tokyo over plain HTTP with Basic auth (the harness's own one stays untouched). */
+function tokyoBasicExecutor(password: string): HostExecutor {
+  return createHostExecutor({
+    name: TOKYO,
+    address: '127.0.0.1',
+    port: h.sim.hosts[0]!.port,
+    transport: 'http',
+    auth: 'basic',
+    username: SIM_USER,
+    password,
+  });
+}
 
 describe('resolveTarget', () => {
   it('resolves an exact name, a Japanese name and a GUID in any case to the VM GUID', async () => {
@@ -191,15 +204,7 @@ describe('WinRM failures', () => {
   it('a refused connection → 503 HVG_ERR_HOST_UNAVAILABLE', async () => {
     const prepared = await h.prepare('processor.set', TOKYO, 'web-01', { relativeWeight: 500 });
     h.sim.host(TOKYO).faults.inject({ kind: 'refuse', count: 50 });
-    const closed = createHostExecutor({
-      name: TOKYO,
-      address: '127.0.0.1',
-      port: h.sim.hosts[0]!.port,
-      transport: 'http',
-      auth: 'basic',
-      username: SIM_USER,
-      password: 'x',
-    });
+    const closed = tokyoBasicExecutor('x');
     try {
       const runner = createOperationRunner({ executorFor: () => closed, inventory: h.inventory });
       const err = await hvgErrorOf(runner.execute(prepared, { deadline: Date.now() + 5000 }));
@@ -210,15 +215,7 @@ describe('WinRM failures', () => {
   });
 
   it('wrong credentials → 503 HVG_ERR_HOST_AUTH', async () => {
-    const bad = createHostExecutor({
-      name: TOKYO,
-      address: '127.0.0.1',
-      port: h.sim.hosts[0]!.port,
-      transport: 'http',
-      auth: 'basic',
-      username: SIM_USER,
-      password: 'wrong',
-    });
+    const bad = tokyoBasicExecutor('wrong');
     try {
       const runner = createOperationRunner({ executorFor: () => bad, inventory: h.inventory });
       await expect(runner.resolveTarget(TOKYO, 'web-01')).rejects.toMatchObject({

@@ -12,7 +12,7 @@ import {
   tokenRejectedEvent,
 } from '../../../src/audit/audit-event';
 import { eventBody, chainHash, GENESIS_HASH } from '../../../src/audit/audit-chain';
-import { TestStore, makeTempDir, openTestStore, testWriter } from './audit-test-kit';
+import { testWriter, useFreshTestStore } from './audit-test-kit';
 
 const VM = '6f1c2b8e-2f0a-4c56-9a3e-0d1f2e3a4b5c';
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMtYmlsbGluZyJ9.c2lnbmF0dXJlLXZhbHVlLWhlcmU';
@@ -245,23 +245,14 @@ const CASES: Record<
 };
 
 describe('audit event shape', () => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let ts: TestStore;
-  beforeAll(() => {
-    tmp = makeTempDir();
-  });
-  afterAll(() => tmp.cleanup());
-  beforeEach(() => {
-    ts = openTestStore(tmp.dir, `ev-${Math.random().toString(36).slice(2)}.db`);
-  });
-  afterEach(() => ts.close());
+  const testStore = useFreshTestStore('ev');
 
   it('covers every stage', () => {
     expect(Object.keys(CASES).sort()).toEqual([...AUDIT_STAGES].sort());
   });
 
   it.each(AUDIT_STAGES)('%s: golden event, field by field', async (stage) => {
-    const { writer } = testWriter(ts.store);
+    const { writer } = testWriter(testStore().store);
     const stored = await writer.append(CASES[stage].input);
     await writer.close();
     const { expected } = CASES[stage];
@@ -309,13 +300,13 @@ describe('audit event shape', () => {
       hash: chainHash(GENESIS_HASH, eventBody(stored)),
     });
     // What the store holds is the same event.
-    const row = (await ts.store.readEvents(0, 1, 1))[0]!;
+    const row = (await testStore().store.readEvents(0, 1, 1))[0]!;
     expect(row.body).toBe(eventBody(stored));
     expect(row.hash).toBe(stored.integrity.hash);
   });
 
   it('records a token rejection as denied with its reason, and nothing of the token', async () => {
-    const { writer } = testWriter(ts.store);
+    const { writer } = testWriter(testStore().store);
     const stored = await writer.append(
       tokenRejectedEvent({
         errorCode: 'HVG_ERR_TOKEN_EXPIRED',
@@ -339,7 +330,7 @@ describe('audit event shape', () => {
   });
 
   it('has no place for tokens, Authorization headers or credentials: unknown fields are refused', async () => {
-    const { writer } = testWriter(ts.store);
+    const { writer } = testWriter(testStore().store);
     for (const extra of [
       { token: TOKEN },
       { authorization: `Bearer ${TOKEN}` },
@@ -353,12 +344,12 @@ describe('audit event shape', () => {
       writer.append({ stage: 'requested', actor: { sub: 's', token: TOKEN } } as unknown as AuditEventInput),
     ).rejects.toMatchObject({ code: 'HVG_ERR_AUDIT_INVALID_EVENT' });
     await writer.close();
-    expect(await ts.store.head()).toBeNull();
+    expect(await testStore().store.head()).toBeNull();
   });
 
   it('keeps hostile values (newlines, CR, U+2028/2029, fake JSON) inside one record and one line', async () => {
     const hostile = 'web-01\n{"stage":"succeeded","seq":999}\r\n\u2028\u2029"}';
-    const { writer } = testWriter(ts.store);
+    const { writer } = testWriter(testStore().store);
     const stored = await writer.append({
       stage: 'requested',
       operation: 'memory.set',
@@ -370,11 +361,11 @@ describe('audit event shape', () => {
     const line = toJsonLine(stored);
     expect(line.split(/\r\n|\r|\n|\u2028|\u2029/)).toHaveLength(1);
     expect(JSON.parse(line)).toEqual(stored);
-    expect((await ts.store.head())?.seq).toBe(1);
+    expect((await testStore().store.head())?.seq).toBe(1);
   });
 
   it('bounds caller-controlled text and replaces lone surrogates instead of failing the record', async () => {
-    const { writer } = testWriter(ts.store);
+    const { writer } = testWriter(testStore().store);
     const stored = await writer.append({
       stage: 'denied',
       operation: 'auth.token',

@@ -6,7 +6,7 @@ import { GENESIS_HASH } from '../../../src/audit/audit-chain';
 import { checkpointHash, checkpointSigningInput, parseCheckpoint } from '../../../src/audit/audit-checkpoint';
 import type { AuditEventInput } from '../../../src/audit/audit-event';
 import { verifyAuditTrail } from '../../../src/audit/audit-verifier';
-import { TestStore, makeTempDir, openTestStore, testPublicKeys, testWriter } from './audit-test-kit';
+import { testPublicKeys, testWriter, useFreshTestStore } from './audit-test-kit';
 
 const INPUTS: AuditEventInput[] = [
   {
@@ -64,23 +64,14 @@ const EXPECTED_CHECKPOINT =
 const EXPECTED_CHECKPOINT_HASH = 'd230aae19340f851d881d19ed8b460de2263d3c5c9f102db09ee08b1fbe99a56';
 
 describe('audit chain known answer', () => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let ts: TestStore;
-  beforeAll(() => {
-    tmp = makeTempDir();
-  });
-  afterAll(() => tmp.cleanup());
-  beforeEach(() => {
-    ts = openTestStore(tmp.dir, `kat-${Math.random().toString(36).slice(2)}.db`);
-  });
-  afterEach(() => ts.close());
+  const testStore = useFreshTestStore('kat');
 
   it('produces the frozen bytes, hashes and checkpoint signature', async () => {
-    const { writer, signer } = testWriter(ts.store, { checkpointEvery: 3 });
+    const { writer, signer } = testWriter(testStore().store, { checkpointEvery: 3 });
     for (const input of INPUTS) await writer.append(input);
     await writer.close();
-    const rows = await ts.store.readEvents(0, 10, 10);
-    const cps = await ts.store.readCheckpoints(0, 10, 10);
+    const rows = await testStore().store.readEvents(0, 10, 10);
+    const cps = await testStore().store.readCheckpoints(0, 10, 10);
     expect(signer.keyId).toBe(EXPECTED_KEY_ID);
     expect(rows.map((r) => r.body)).toEqual(EXPECTED_BODIES);
     expect(rows.map((r) => r.hash)).toEqual(EXPECTED_HASHES);
@@ -121,21 +112,23 @@ describe('audit chain known answer', () => {
   });
 
   it('a store holding exactly the frozen records verifies, and the writer continues that chain', async () => {
-    const ins = ts.db.prepare('INSERT INTO audit_events (seq, hash, body) VALUES (?, ?, ?)');
+    const ins = testStore().db.prepare('INSERT INTO audit_events (seq, hash, body) VALUES (?, ?, ?)');
     EXPECTED_BODIES.forEach((body, i) => ins.run(i + 1, EXPECTED_HASHES[i], body));
-    ts.db.prepare('INSERT INTO audit_checkpoints (seq, body) VALUES (3, ?)').run(EXPECTED_CHECKPOINT);
-    expect(await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() })).toMatchObject({
+    testStore()
+      .db.prepare('INSERT INTO audit_checkpoints (seq, body) VALUES (3, ?)')
+      .run(EXPECTED_CHECKPOINT);
+    expect(await verifyAuditTrail(testStore().store, { publicKeys: testPublicKeys() })).toMatchObject({
       ok: true,
       eventsChecked: 3,
       lastVerifiedCheckpointSeq: 3,
     });
-    const { writer } = testWriter(ts.store, { checkpointEvery: 3 });
+    const { writer } = testWriter(testStore().store, { checkpointEvery: 3 });
     const next = await writer.append(INPUTS[0]!);
     expect(next.seq).toBe(4);
     expect(next.integrity.prevHash).toBe(EXPECTED_HASHES[2]);
     await writer.close();
-    const cp4 = parseCheckpoint((await ts.store.lastCheckpoint())!.body)!;
+    const cp4 = parseCheckpoint((await testStore().store.lastCheckpoint())!.body)!;
     expect(cp4.prevCheckpointHash).toBe(EXPECTED_CHECKPOINT_HASH);
-    expect((await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() })).ok).toBe(true);
+    expect((await verifyAuditTrail(testStore().store, { publicKeys: testPublicKeys() })).ok).toBe(true);
   });
 });

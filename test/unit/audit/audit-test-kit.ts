@@ -69,6 +69,24 @@ export function openTestStore(dir: string, name = 'audit.db'): TestStore {
   return { db, store, dbPath, close: () => db.open && db.close() };
 }
 
+/**
+ * Registers hooks for a describe block: one temp dir for the block and a fresh store per test
+ * (a random file name, so no test sees another's chain). Call the returned function inside a test.
+ */
+export function useFreshTestStore(prefix: string): () => TestStore {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let ts: TestStore;
+  beforeAll(() => {
+    tmp = makeTempDir();
+  });
+  afterAll(() => tmp.cleanup());
+  beforeEach(() => {
+    ts = openTestStore(tmp.dir, `${prefix}-${Math.random().toString(36).slice(2)}.db`);
+  });
+  afterEach(() => ts.close());
+  return () => ts;
+}
+
 export function sampleInput(i: number, overrides: Partial<AuditEventInput> = {}): AuditEventInput {
   const stages = ['requested', 'started', 'succeeded'] as const;
   return {

@@ -1,6 +1,6 @@
 import { ControlServer, startControlServer } from '../../../src/simulator/control-server';
 import { InvalidFaultError } from '../../../src/simulator/fault-injector';
-import { TestHost, startTestHost, waitFor } from './host-harness';
+import { TestHost, abandonablePost, startTestHost, waitFor } from './host-harness';
 import { faultOf, httpRequest, wsmanEnvelope } from './wsman-test-client';
 
 const createXml = (): string =>
@@ -44,24 +44,8 @@ describe('fault injection', () => {
     t.host.faults.inject({ kind: 'hang' });
     const shellsBefore = t.host.counters().shellsOpen;
     const controller = new AbortController();
-    const gaveUp = new Promise<void>((resolve) => {
-      const http = require('node:http') as typeof import('node:http');
-      const u = new URL(t.host.url);
-      const req = http.request({
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: 'POST',
-        agent: false,
-        signal: controller.signal,
-        headers: {
-          'Content-Type': 'application/soap+xml;charset=UTF-8',
-          Authorization: `Basic ${Buffer.from('Administrator:hvgate-sim').toString('base64')}`,
-        },
-      });
-      req.on('error', () => resolve());
-      req.end(createXml());
-    });
+    const { req, gaveUp } = abandonablePost(t.host.url, controller.signal);
+    req.end(createXml());
     await new Promise((r) => setTimeout(r, 100));
     controller.abort();
     await gaveUp;

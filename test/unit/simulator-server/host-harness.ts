@@ -1,4 +1,5 @@
 // Starts one WinRM host (no Hyper-V model) with a scripted PowerShell runner for server tests.
+import http from 'node:http';
 import { PowerShellRunner } from '../../../src/simulator/sim-process';
 import { WsmanHost, WsmanHostOptions, startWsmanHost } from '../../../src/simulator/wsman-server';
 import { WsmanTestClient } from './wsman-test-client';
@@ -49,4 +50,29 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<v
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * A raw authenticated SOAP POST the test then gives up on (abort via `signal` or destroy `req`);
+ * `gaveUp` resolves once the request has failed on the client side.
+ */
+export function abandonablePost(
+  url: string,
+  signal?: AbortSignal,
+): { req: http.ClientRequest; gaveUp: Promise<void> } {
+  const u = new URL(url);
+  const req = http.request({
+    host: u.hostname,
+    port: u.port,
+    path: u.pathname,
+    method: 'POST',
+    agent: false,
+    ...(signal ? { signal } : {}),
+    headers: {
+      'Content-Type': 'application/soap+xml;charset=UTF-8',
+      Authorization: `Basic ${Buffer.from('Administrator:hvgate-sim').toString('base64')}`,
+    },
+  });
+  const gaveUp = new Promise<void>((resolve) => req.on('error', () => resolve()));
+  return { req, gaveUp };
 }

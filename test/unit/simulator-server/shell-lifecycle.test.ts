@@ -1,7 +1,6 @@
-import http from 'node:http';
 import { PowerShellRunner } from '../../../src/simulator/sim-process';
 import { CTRL_C_EXIT } from '../../../src/simulator/winrs-shells';
-import { TestHost, scriptedRunner, startTestHost, waitFor } from './host-harness';
+import { TestHost, abandonablePost, scriptedRunner, startTestHost, waitFor } from './host-harness';
 import { faultOf, wsmanEnvelope } from './wsman-test-client';
 
 const BIG = Buffer.from(Array.from({ length: 300_000 }, (_, i) => 0x41 + (i % 26)));
@@ -159,22 +158,9 @@ describe('shells and commands', () => {
       operationTimeout: 'PT30S',
       body: `<rsp:Receive><rsp:DesiredStream CommandId="${commandId}">stdout stderr</rsp:DesiredStream></rsp:Receive>`,
     });
-    await new Promise<void>((resolve) => {
-      const u = new URL(t.host.url);
-      const req = http.request({
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: 'POST',
-        agent: false,
-        headers: {
-          'Content-Type': 'application/soap+xml;charset=UTF-8',
-          Authorization: `Basic ${Buffer.from('Administrator:hvgate-sim').toString('base64')}`,
-        },
-      });
-      req.on('error', () => resolve());
-      req.end(body, () => setTimeout(() => req.destroy(), 50));
-    });
+    const { req, gaveUp } = abandonablePost(t.host.url);
+    req.end(body, () => setTimeout(() => req.destroy(), 50));
+    await gaveUp;
     const r = await t.client.receive(shellId, commandId, 'PT0.1S');
     expect(r.fault?.code).toBe('2150858793');
     await t.client.deleteShell(shellId);

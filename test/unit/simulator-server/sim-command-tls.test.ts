@@ -7,28 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { createHostExecutor } from '../../../src/winrm/host-executor';
+import { CLI, describeIfCliBuilt, exitOf } from './sim-cli-kit';
 
-const CLI = path.resolve(__dirname, '../../../dist/cli.js');
-const built =
-  fs.existsSync(CLI) && fs.existsSync(path.resolve(__dirname, '../../../dist/cli/sim-command.js'));
-if (!built)
-  console.warn(`SKIPPED hvgate sim --tls CLI tests: ${CLI} not built (run npx tsc -p tsconfig.build.json)`);
-const describeIf = built ? describe : describe.skip;
+const describeIf = describeIfCliBuilt('hvgate sim --tls');
 
 interface HostLine {
   name: string;
   url: string;
   caFile?: string;
-}
-
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      resolve({ code: child.exitCode, signal: child.signalCode });
-      return;
-    }
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
 }
 
 describeIf('hvgate sim --tls', () => {

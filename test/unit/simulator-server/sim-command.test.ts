@@ -4,23 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { WsmanTestClient } from './wsman-test-client';
+import { CLI, describeIfCliBuilt, exitOf } from './sim-cli-kit';
 
-const CLI = path.resolve(__dirname, '../../../dist/cli.js');
-const built =
-  fs.existsSync(CLI) && fs.existsSync(path.resolve(__dirname, '../../../dist/cli/sim-command.js'));
-if (!built)
-  console.warn(`SKIPPED hvgate sim CLI tests: ${CLI} not built (run npx tsc -p tsconfig.build.json)`);
-const describeIf = built ? describe : describe.skip;
-
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      resolve({ code: child.exitCode, signal: child.signalCode });
-      return;
-    }
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-}
+const describeIf = describeIfCliBuilt('hvgate sim');
 
 async function runToEnd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [CLI, 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -101,6 +101,34 @@ function wsmanFault(
   );
 }
 
+function unknownCommandResponse(relatesTo: string): TransportResponse {
+  return {
+    status: 500,
+    body: wsmanFault(
+      relatesTo,
+      'Sender',
+      'InvalidSelectors',
+      2150858843,
+      'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist.',
+    ),
+    contentType: 'application/soap+xml',
+  };
+}
+
+function timedOutResponse(relatesTo: string): TransportResponse {
+  return {
+    status: 500,
+    body: wsmanFault(
+      relatesTo,
+      'Receiver',
+      'TimedOut',
+      2150858793,
+      'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.',
+    ),
+    contentType: 'application/soap+xml',
+  };
+}
+
 function wmiQuotaFault(relatesTo: string, code: number): string {
   return envelope(
     'http://schemas.dmtf.org/wbem/wsman/1/wsman/fault',
@@ -293,36 +321,12 @@ export class FakeWsManHost implements WinRmTransport {
 
   private injected(fault: InjectedFault, messageId: string, action: Action): TransportResponse {
     const xml = 'application/soap+xml';
-    if (fault === 'invalidSelectors') {
-      return {
-        status: 500,
-        body: wsmanFault(
-          messageId,
-          'Sender',
-          'InvalidSelectors',
-          2150858843,
-          'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist.',
-        ),
-        contentType: xml,
-      };
-    }
+    if (fault === 'invalidSelectors') return unknownCommandResponse(messageId);
     if (fault === 'quotaShells')
       return { status: 500, body: wmiQuotaFault(messageId, 2150859173), contentType: xml };
     if (fault === 'quotaOperations')
       return { status: 500, body: wmiQuotaFault(messageId, 2150859174), contentType: xml };
-    if (fault === 'timedOut') {
-      return {
-        status: 500,
-        body: wsmanFault(
-          messageId,
-          'Receiver',
-          'TimedOut',
-          2150858793,
-          'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.',
-        ),
-        contentType: xml,
-      };
-    }
+    if (fault === 'timedOut') return timedOutResponse(messageId);
     if (fault === 'garbage200') return { status: 200, body: '<<<not xml at all', contentType: xml };
     if (fault === 'http500Plain')
       return { status: 500, body: 'Internal Server Error', contentType: 'text/plain' };
@@ -338,30 +342,7 @@ export class FakeWsManHost implements WinRmTransport {
     req: TransportRequest,
   ): Promise<TransportResponse> {
     const cmd = this.findCommand(shellId, commandId);
-    if (!cmd) {
-      return {
-        status: 500,
-        body: wsmanFault(
-          messageId,
-          'Sender',
-          'InvalidSelectors',
-          2150858843,
-          'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist.',
-        ),
-        contentType: 'application/soap+xml',
-      };
-    }
-    const timedOut = (): TransportResponse => ({
-      status: 500,
-      body: wsmanFault(
-        messageId,
-        'Receiver',
-        'TimedOut',
-        2150858793,
-        'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.',
-      ),
-      contentType: 'application/soap+xml',
-    });
+    if (!cmd) return unknownCommandResponse(messageId);
     const stream = (name: string, data: Buffer, end = false): string =>
       `<rsp:Stream Name="${name}" CommandId="${cmd.id}"${end ? ' End="true"' : ''}>${data.toString('base64')}</rsp:Stream>`;
     const split = (name: string, data: Buffer): string => {
@@ -384,13 +365,13 @@ export class FakeWsManHost implements WinRmTransport {
 
     if (cmd.program.hang || (cmd.program.readsStdin && !cmd.stdinEnded)) {
       await this.wait(this.opts.pollMs, req);
-      return timedOut();
+      return timedOutResponse(messageId);
     }
     const steps = cmd.program.steps ?? [];
     if (cmd.stepIndex < steps.length) {
       const step = steps[cmd.stepIndex] as ReceiveStep;
       cmd.stepIndex += 1;
-      if (step === 'timeout') return timedOut();
+      if (step === 'timeout') return timedOutResponse(messageId);
       return ok(split('stdout', asBuf(step.stdout)) + split('stderr', asBuf(step.stderr)) + state('Running'));
     }
     let final = cmd.program.final ?? {};
