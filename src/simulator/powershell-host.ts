@@ -7,6 +7,7 @@ import type { HyperVFleet, OperationOutcome } from './hyperv-fleet';
 import { LATENCY } from './hyperv-latency';
 import { isAbortError } from './hyperv-op-context';
 import type { PowerShellRunner, SimProcessContext } from './sim-process';
+import { abortableSleep } from './winrs-shells';
 import {
   classifyScript,
   CommandToken,
@@ -25,6 +26,12 @@ export interface PowerShellRunnerOptions {
    * operation, as Windows PowerShell does under a cmd shell even on success (pywinrm#245).
    */
   moduleProgressNoise?: boolean;
+  /**
+   * Fixed wall-clock milliseconds an operation script holds its command, by operation id, before
+   * the model applies it; not multiplied by the latency scale. Gives benchmarks a known service
+   * time per change (e.g. `{ 'memory.set': 1000 }` with latency scale 0).
+   */
+  serviceTimeMs?: Readonly<Record<string, number>>;
 }
 
 const CLIXML_HEADER = '#< CLIXML\r\n';
@@ -108,6 +115,8 @@ async function runScript(
       }
       if (options.moduleProgressNoise) ctx.write('stderr', moduleProgressRecord());
       await ctx.sleep(LATENCY.moduleLoadMs);
+      const serviceMs = options.serviceTimeMs?.[script.operation];
+      if (serviceMs !== undefined) await abortableSleep(serviceMs, ctx.signal);
       const outcome = await fleet.apply(
         ctx.hostName,
         script.operation,

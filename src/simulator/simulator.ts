@@ -37,6 +37,11 @@ export interface SimulatorOptions {
   caFile?: string;
   /** WinRM AllowUnencrypted for NTLM-authenticated plaintext SOAP over HTTP (default false). */
   allowUnencrypted?: boolean;
+  /**
+   * Fixed wall-clock ms an operation holds its command, by operation id (e.g. `{ 'memory.set': 1000 }`),
+   * on top of the latency model and not scaled by it: benchmarks need a known service time per change.
+   */
+  serviceTimeMs?: Readonly<Record<string, number>>;
 }
 
 export interface SimHostCounters extends HostCountersSnapshot {
@@ -122,8 +127,19 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
     if (opts.caFile === undefined) ca?.remove();
   };
 
+  const serviceTimeMs = opts.serviceTimeMs ?? {};
+  for (const [operation, ms] of Object.entries(serviceTimeMs)) {
+    check(
+      Number.isInteger(ms) && ms >= 0 && ms <= 600_000,
+      `serviceTimeMs['${operation}'] must be an integer from 0 to 600000`,
+    );
+  }
+
   const fleet = createDemoFleet({ seed: opts.seed ?? 1, hosts: hostCount });
-  const runPowerShell = createPowerShellRunner(fleet);
+  for (const operation of Object.keys(serviceTimeMs)) {
+    check(fleet.supports(operation, 1), `serviceTimeMs names an unknown operation '${operation}'`);
+  }
+  const runPowerShell = createPowerShellRunner(fleet, { serviceTimeMs: { ...serviceTimeMs } });
   const names = [...fleet.hostNames];
 
   const started: WsmanHost[] = [];

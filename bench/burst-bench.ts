@@ -1,0 +1,244 @@
+// Burst: 2,000 memory changes over 50 simulated hosts whose memory.set takes a fixed 1 s (the
+// simulator's service time; everything else zero latency), per-host limit 4. Makespan ÷ the lower
+// bound (2,000 / (50 × 4) × 1 s = 10 s) and the highest concurrency any host saw (simulator
+// counters). Same run, same hosts and the same order of changes: a naive pool of 20 workers calling
+// pywinrm directly (bench/naive-pywinrm-pool.py).
+//   npx tsc -p bench/tsconfig.json && node dist-bench/bench/burst-bench.js
+// Env: BENCH_OPS (default 2000), BENCH_NAIVE_OPS (default = BENCH_OPS, 0 = skip the naive pool).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { encodeParamsBlob } from '../src/powershell/script-render';
+import {
+  SIM_PASSWORD,
+  SIM_USER,
+  api,
+  benchToken,
+  fmt,
+  machineLine,
+  memoryChange,
+  memoryTargets,
+  runPool,
+  spawnSim,
+  startInProcessGateway,
+  type InProcessGateway,
+  type MemoryTarget,
+  type SimChild,
+} from './bench-kit';
+
+const HOSTS = 50;
+const LIMIT = 4;
+const SERVICE_MS = 1000;
+const OPS = Number(process.env['BENCH_OPS'] ?? 2000);
+const NAIVE_OPS = Number(process.env['BENCH_NAIVE_OPS'] ?? OPS);
+const NAIVE_WORKERS = 20;
+// Below the listen backlog (511) so every caller gets a connection at once.
+const SUBMITTERS = 256;
+const RUN_TIMEOUT_MS = 240_000;
+const PYTHON = '/usr/bin/python3';
+
+interface Change {
+  target: MemoryTarget;
+  body: Record<string, number>;
+}
+
+/** Host after host in turn (change i goes to host i mod 50), cycling through each host's VMs. */
+function planChanges(
+  targets: Map<string, MemoryTarget[]>,
+  hosts: string[],
+  total: number,
+  firstStep = 0,
+): Change[] {
+  const seen = new Map<MemoryTarget, number>();
+  const out: Change[] = [];
+  for (let i = 0; i < total; i += 1) {
+    const host = hosts[i % hosts.length]!;
+    const ts = targets.get(host) ?? [];
+    if (ts.length === 0) throw new Error(`no VM on ${host} accepts a memory change`);
+    const target = ts[Math.floor(i / hosts.length) % ts.length]!;
+    const k = seen.get(target) ?? firstStep;
+    seen.set(target, k + 1);
+    out.push({ target, body: memoryChange(target, k) });
+  }
+  return out;
+}
+
+async function maxHostConcurrency(sim: SimChild): Promise<{ max: number; commands: number }> {
+  let max = 0;
+  let commands = 0;
+  for (const h of sim.hosts) {
+    const c = await sim.counters(h.name);
+    max = Math.max(max, c.maxCommandsRunning);
+    commands += c.commandsStarted;
+  }
+  return { max, commands };
+}
+
+async function resetAll(sim: SimChild): Promise<void> {
+  await Promise.all(sim.hosts.map((h) => sim.resetCounters(h.name)));
+}
+
+/**
+ * Submits every change with ?wait=0 from SUBMITTERS concurrent callers, then waits for the job
+ * store to hold no queued or running job. Makespan: first submission to the last job's finish.
+ */
+async function gatewayBurst(gw: InProcessGateway, token: string, changes: Change[]) {
+  const store = gw.gateway.services.jobStore;
+  const outcomes: Record<string, number> = {};
+  const bump = (k: string): void => {
+    outcomes[k] = (outcomes[k] ?? 0) + 1;
+  };
+  const ids: string[] = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  const deadline = t0 + RUN_TIMEOUT_MS;
+  await runPool(changes.length, SUBMITTERS, deadline, async (i) => {
+    const c = changes[i]!;
+    try {
+      const res = await api(
+        `${gw.url}/v1/hosts/${c.target.host}/vms/${c.target.vmId}/memory?wait=0`,
+        token,
+        'PUT',
+        c.body,
+        AbortSignal.timeout(120_000),
+      );
+      if (res.status === 202 || res.status === 200) ids.push(String(res.body['id']));
+      else bump(`HTTP ${res.status} ${String(res.body['code'] ?? '')}`);
+    } catch (err) {
+      bump(`client ${(err as Error).name}`);
+    }
+  });
+  const submittedMs = Date.now() - t0;
+  while (Date.now() < deadline && (await store.listByState(['queued', 'running'])).length > 0) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let last = t0;
+  const firstError = new Map<string, string>();
+  for (const id of ids) {
+    const job = await store.get(id);
+    bump(job?.error ? `${job.state} ${job.error.code}` : (job?.state ?? 'missing'));
+    if (job?.error && !firstError.has(job.error.code)) firstError.set(job.error.code, job.error.detail);
+    if (job?.finishedAt) last = Math.max(last, job.finishedAt);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    makespanMs: last - t0,
+    submittedMs,
+    outcomes,
+    firstError,
+    cpuSec: (cpu.user + cpu.system) / 1e6,
+  };
+}
+
+function naiveScript(c: Change): string {
+  const blob = encodeParamsBlob({ vmId: c.target.vmId, ...c.body }, { jobId: null, requestId: null });
+  const flag = c.target.field === 'startupBytes' ? '-StartupBytes' : '-Priority';
+  return [
+    '# hvgate-op: memory.set@1',
+    `$p = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('${blob}')) | ConvertFrom-Json`,
+    `Set-VMMemory -VM (Get-VM -Id $p.params.vmId) ${flag} $p.params.${c.target.field}`,
+  ].join('\n');
+}
+
+function naivePool(sim: SimChild, changes: Change[]) {
+  const port = new Map(sim.hosts.map((h) => [h.name, h.port]));
+  const input = JSON.stringify({
+    workers: NAIVE_WORKERS,
+    user: SIM_USER,
+    password: SIM_PASSWORD,
+    timeoutSec: RUN_TIMEOUT_MS / 1000,
+    jobs: changes.map((c) => ({
+      url: `http://127.0.0.1:${port.get(c.target.host)}/wsman`,
+      script: naiveScript(c),
+    })),
+  });
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' };
+  for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'])
+    delete env[k];
+  return new Promise<{ makespanSec: number; ok: number; failed: number; skipped: number; errors: unknown }>(
+    (resolve, reject) => {
+      const py = spawn(PYTHON, [path.resolve(__dirname, '../../bench/naive-pywinrm-pool.py')], { env });
+      let out = '';
+      let err = '';
+      py.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      py.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+      const timer = setTimeout(() => py.kill('SIGKILL'), RUN_TIMEOUT_MS + 30_000);
+      py.on('error', reject);
+      py.on('close', (code) => {
+        clearTimeout(timer);
+        if (code !== 0) return reject(new Error(`naive pool exited ${code}: ${err}`));
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      });
+      py.stdin.end(input);
+    },
+  );
+}
+
+async function main(): Promise<void> {
+  const bound = (Math.ceil(OPS / HOSTS / LIMIT) * SERVICE_MS) / 1000;
+  console.log(`hvgate burst bench — ${machineLine()}`);
+  console.log(
+    `${fmt(OPS)} memory changes over ${HOSTS} simulated hosts (own process), memory.set service time ${SERVICE_MS} ms, other latency 0, limit ${LIMIT}/host`,
+  );
+  console.log(
+    `lower bound: ${OPS} / (${HOSTS} × ${LIMIT}) × ${SERVICE_MS / 1000} s = ${bound.toFixed(1)} s\n`,
+  );
+  const sim = await spawnSim({ hosts: HOSTS, latencyScale: 0, serviceTimeMs: { 'memory.set': SERVICE_MS } });
+  const gw = await startInProcessGateway(sim.hosts, { maxConcurrent: LIMIT, maxQueue: 100 });
+  try {
+    const token = benchToken();
+    const targets = new Map<string, MemoryTarget[]>();
+    for (const h of sim.hosts) targets.set(h.name, await memoryTargets(gw.url, token, h.name));
+    const hostNames = sim.hosts.map((h) => h.name);
+    const changes = planChanges(targets, hostNames, OPS);
+
+    await resetAll(sim);
+    const simCpu0 = sim.cpuSec();
+    const g = await gatewayBurst(gw, token, changes);
+    const gc = await maxHostConcurrency(sim);
+    console.log(
+      `1. hvgate (JWT, durable audit, limit ${LIMIT}/host, queues, per-VM order): ${SUBMITTERS} callers submit with ?wait=0`,
+    );
+    console.log(
+      `   all ${fmt(OPS)} accepted after ${(g.submittedMs / 1000).toFixed(2)} s; job outcomes: ${JSON.stringify(g.outcomes)}`,
+    );
+    for (const [code, detail] of g.firstError) console.log(`   first ${code}: ${detail.slice(0, 200)}`);
+    console.log(
+      `   CPU of the gateway + driver process: ${g.cpuSec.toFixed(1)} s (${((g.cpuSec / OPS) * 1000).toFixed(1)} ms per change); simulator process: ${(sim.cpuSec() - simCpu0).toFixed(1)} s`,
+    );
+    console.log(
+      `   makespan ${(g.makespanMs / 1000).toFixed(2)} s; ratio makespan / lower bound: ${(g.makespanMs / 1000 / bound).toFixed(3)}  (goal ≤ 1.10: ${g.makespanMs / 1000 / bound <= 1.1 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `   highest concurrency any host saw: ${gc.max}  (goal never above ${LIMIT}: ${gc.max <= LIMIT ? 'met' : 'NOT met'}); ${fmt(gc.commands)} WinRM commands (facts reads + changes)\n`,
+    );
+
+    if (NAIVE_OPS > 0) {
+      const naive = planChanges(targets, hostNames, NAIVE_OPS, 100);
+      await resetAll(sim);
+      const n = await naivePool(sim, naive);
+      const nc = await maxHostConcurrency(sim);
+      const naiveBound = (Math.ceil(NAIVE_OPS / HOSTS / LIMIT) * SERVICE_MS) / 1000;
+      console.log(
+        `2. naive pool: ${NAIVE_WORKERS} threads calling pywinrm run_ps directly, same order of changes`,
+      );
+      console.log(
+        `   ok ${n.ok}, failed ${n.failed}, skipped ${n.skipped} ${n.failed ? JSON.stringify(n.errors) : ''}`,
+      );
+      console.log(
+        `   makespan ${n.makespanSec.toFixed(2)} s; ratio makespan / lower bound: ${(n.makespanSec / naiveBound).toFixed(3)}`,
+      );
+      console.log(`   highest concurrency any host saw: ${nc.max}\n`);
+      console.log(
+        `ratio naive makespan / hvgate makespan: ${(n.makespanSec / (g.makespanMs / 1000)).toFixed(2)}x (${NAIVE_OPS} vs ${OPS} changes)`,
+      );
+    }
+  } finally {
+    await gw.close();
+    await sim.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
