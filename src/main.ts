@@ -20,7 +20,7 @@ import { createFleetScheduler } from './fleet/fleet-scheduler';
 import { createHostHealthMonitor, type HostHealthMonitor } from './fleet/host-health';
 import { createHostInventory, type HostEntry, type HostInventory } from './fleet/host-inventory';
 import { createHostLimiter, type SlotCoordinator } from './fleet/host-limiter';
-import { gateResolution } from './fleet/pg-resolution-gate';
+import { gateHostReads, probeSlot } from './fleet/pg-read-gate';
 import { createVmLocks } from './fleet/vm-lock';
 import { createApp, type Readiness } from './http/app';
 import { createGatewayMetrics, type GatewayMetrics } from './http/metrics';
@@ -174,6 +174,13 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
     });
   }
   const db = config.store.kind === 'sqlite' ? openSqliteDatabase({ path: config.store.path }) : null;
+  // Jobs get a connection of their own that does not wait for the disk: every job transition that
+  // matters is followed by an audit append, whose synchronous commit makes the job rows written
+  // before it durable too (one WAL, one sync). It keeps ~4 disk syncs per job off the event loop.
+  const jobsDb =
+    db && config.store.kind === 'sqlite' && config.store.path !== ':memory:'
+      ? openSqliteDatabase({ path: config.store.path, synchronous: 'normal' })
+      : db;
   const opened: { close(): unknown }[] = [];
   try {
     const auditStore = pg
@@ -184,8 +191,8 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
     const jobStore = pg
       ? pg.jobStore
       : overrides.jobStore
-        ? overrides.jobStore(db!)
-        : createSqliteJobStore(db!);
+        ? overrides.jobStore(jobsDb!)
+        : createSqliteJobStore(jobsDb!);
     const signer = overrides.signer ?? loadAuditSigner(config.audit.signingKeyFile);
     const sink =
       overrides.auditSink === null
@@ -238,7 +245,7 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
         { maxShells: host.maxConcurrent, ...(transport ? { transport } : {}) },
       );
       // HA: per-process shell caps add up across replicas; a global per-host permit does not.
-      executors.set(host.name, pg ? pg.commandGate.wrap(executor) : executor);
+      executors.set(host.name, executor);
       opened.push({ close: () => executor.close() });
     }
 
@@ -255,8 +262,9 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
             return e;
           },
         });
-    // HA: VM resolution reads take a global host slot (see pg-resolution-gate.ts).
-    const runner = pg ? gateResolution(baseRunner, slots) : baseRunner;
+    // HA: reads outside a job (VM resolution, dry runs) take a global host slot, so every command
+    // on a host runs under one of its maxConcurrent slots across all replicas (pg-read-gate.ts).
+    const runner = pg ? gateHostReads(baseRunner, slots) : baseRunner;
 
     const probeIntervalMs = overrides.breaker?.probeIntervalMs ?? 10_000;
     const health = createHostHealthMonitor({
@@ -268,7 +276,19 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
       probe: async (host, signal) => {
         const executor = executors.get(host.name);
         if (!executor) throw new Error('no executor');
-        await executor.run({ commandLine: 'hostname' }, { deadline: clock.now() + 5000, signal });
+        const ping = () =>
+          executor.run({ commandLine: 'hostname' }, { deadline: clock.now() + 5000, signal });
+        if (!pg) return void (await ping());
+        // HA: the probe's command takes a global slot like every other command on the host. A host
+        // whose slots all stay busy for the whole probe is answering its jobs, which is what the
+        // probe wanted to know (and their failures feed its circuit breaker anyway).
+        const lease = await probeSlot(slots, host.name, signal);
+        if (!lease) return;
+        try {
+          await ping();
+        } finally {
+          await lease.release();
+        }
       },
     });
 
@@ -415,6 +435,7 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
           await auditStore.close().catch(() => undefined);
           await jobStore.close();
           await pg?.close();
+          if (jobsDb !== db && jobsDb?.open) jobsDb.close();
           if (db?.open) db.close();
         })();
         return closePromise;
@@ -424,6 +445,7 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
   } catch (err) {
     for (const o of opened) void o.close();
     void pg?.close();
+    if (jobsDb !== db && jobsDb?.open) jobsDb.close();
     if (db?.open) db.close();
     throw err;
   }

@@ -10,9 +10,10 @@ import type { Authorizer } from '../auth/authorizer';
 import { ForbiddenError } from '../auth/auth-errors';
 import type { Principal } from '../auth/principal';
 import { HvgError } from '../errors/hvg-error';
+import { isGuid } from '../operations/operation-helpers';
 import { systemClock, type Clock } from '../fleet/clock';
 import type { CircuitBreakerRegistry } from '../fleet/circuit-breaker';
-import type { AdmittedJob, FleetScheduler } from '../fleet/fleet-scheduler';
+import type { AdmittedJob, FleetScheduler, JobRunContext } from '../fleet/fleet-scheduler';
 import { HostUnavailableError, UnknownHostError } from '../fleet/fleet-errors';
 import type { DryRunReport, OperationRunner, ResolvedTarget } from '../operations/operation-runner';
 import type { OperationSpec } from '../operations/operation-spec';
@@ -113,6 +114,20 @@ interface ActiveJob {
   done: Promise<void>;
 }
 
+/** Carries a failure whose outcome is already recorded out of the slot (the breaker reads `cause`). */
+class Settled extends Error {
+  constructor(cause: unknown) {
+    super('job outcome recorded', { cause });
+  }
+}
+
+/** The queued → running step found the job no longer this replica's to start; leave it alone. */
+class TakenElsewhere extends Error {
+  constructor() {
+    super('the job was adopted by another replica');
+  }
+}
+
 class ShutdownRequeue extends Error {
   constructor() {
     super('gateway shutting down; the job stays queued');
@@ -157,11 +172,19 @@ export function createJobService(options: JobServiceOptions): JobService {
 
   async function resolve(spec: OperationSpec, job: JobRecord): Promise<ResolvedTarget> {
     if (spec.target !== 'vm') return { hostName: job.host };
+    // A GUID needs no lookup before queueing: it is the lock key as it stands, and the facts read
+    // inside the lock (or the script itself) finds out whether the VM exists. Names still need
+    // the host's VM list to become a lock key.
+    if (job.vmRef !== null && isGuid(job.vmRef)) return { hostName: job.host, vmId: job.vmRef.toLowerCase() };
     const breaker = breakers.forHost(job.host);
     breaker.assertAvailable();
     // Through the breaker: a host that stopped answering must open its circuit even when every
     // request fails while looking the VM up.
     return breaker.execute(() => runner.resolveTarget(job.host, job.vmRef ?? ''));
+  }
+
+  function readAuditFailed(job: JobRecord, stage: string, err: unknown): void {
+    log?.error({ jobId: job.id, stage, err: errName(err) }, 'audit of a read failed');
   }
 
   async function finish(
@@ -170,7 +193,26 @@ export function createJobService(options: JobServiceOptions): JobService {
     patch: JobPatch,
     event: AuditEventInput | null,
     fromStates: readonly JobState[],
+    recordFirst = false,
   ): Promise<void> {
+    if (recordFirst && event) {
+      // A read's result is handed out only once its record is durable; otherwise the caller gets
+      // 503 HVG_ERR_AUDIT_UNAVAILABLE instead of the data.
+      try {
+        await audit.append(event);
+      } catch (err) {
+        const e = toHvgError(err);
+        await finish(
+          job,
+          'failed',
+          { error: toJobError(e), durationMs: patch.durationMs ?? null },
+          null,
+          fromStates,
+        );
+        return;
+      }
+      event = null;
+    }
     const finishedAt = clock.now();
     const moved = await store.update(job.id, { ...patch, state, finishedAt }, fromStates);
     if (moved && event) {
@@ -184,10 +226,7 @@ export function createJobService(options: JobServiceOptions): JobService {
         );
       }
     }
-    if (moved) {
-      const final = await store.get(job.id);
-      if (final) options.observer?.jobFinished?.(final);
-    }
+    if (moved) options.observer?.jobFinished?.({ ...job, ...patch, state, finishedAt });
   }
 
   async function failJob(
@@ -204,7 +243,7 @@ export function createJobService(options: JobServiceOptions): JobService {
     await finish(
       job,
       state,
-      { error: toJobError(e), ...extra },
+      { error: toJobError(e), vmName: job.vmName, ...extra },
       jobAuditEvent(
         stage,
         { ...job },
@@ -270,61 +309,11 @@ export function createJobService(options: JobServiceOptions): JobService {
     };
     let queueWaitMs: number | null = null;
     let startedAt: number | null = null;
-    try {
-      const done = await admitted.run(async (ctx) => {
-        if (ctl.stopping) throw new ShutdownRequeue();
-        startedAt = clock.now();
-        queueWaitMs = ctx.queueWaitMs;
-        const moved = await store.update(
-          job.id,
-          { state: 'running', startedAt, queueWaitMs, vmId: job.vmId, vmName: job.vmName },
-          ['queued'],
-        );
-        if (!moved) throw new HvgError('HVG_ERR_CANCELLED', { detail: 'the job was cancelled while queued' });
-        ctl.phase = 'running';
-        const prepared = await runner.prepare(spec, target, job.input, {
-          jobId: job.id,
-          requestId: job.requestId,
-        });
-        const script = { id: prepared.script.id, sha256: prepared.script.sha256 };
-        // Durable before any byte goes to the host; if this throws, nothing is sent (fail closed).
-        await audit.append(
-          jobAuditEvent('started', job, {
-            params: prepared.params,
-            spec,
-            script,
-            queueWaitMs: ctx.queueWaitMs,
-          }),
-        );
-        const outcome = await runner.execute(prepared, {
-          deadline: clock.now() + timeoutFor(spec),
-          signal: ctx.signal,
-          onProgress: (p) => {
-            void store.update(job.id, { progress: { percent: p.percent, text: p.text } }, ['running']);
-          },
-        });
-        return { outcome, prepared, script };
-      });
-      const durationMs = startedAt === null ? null : clock.now() - startedAt;
-      await finish(
-        job,
-        'succeeded',
-        { result: done.outcome.result, durationMs, progress: null },
-        jobAuditEvent('succeeded', job, {
-          params: done.prepared.params,
-          spec,
-          script: done.script,
-          httpStatus: spec.successStatus ?? 200,
-          queueWaitMs,
-          durationMs: done.outcome.durationMs,
-          exitCode: done.outcome.exitCode,
-        }),
-        ['running'],
-      );
-    } catch (err) {
-      const durationMs = startedAt === null ? null : clock.now() - startedAt;
-      if (ctl.stopping && ctl.phase === 'queued') return;
-      if (ctl.stopping && ctl.phase === 'running') {
+    const elapsed = (): number | null => (startedAt === null ? null : clock.now() - startedAt);
+    /** The outcome of a job that started here and did not succeed. */
+    const settle = async (err: unknown): Promise<void> => {
+      const durationMs = elapsed();
+      if (ctl.stopping) {
         await finish(
           job,
           'interrupted',
@@ -340,10 +329,97 @@ export function createJobService(options: JobServiceOptions): JobService {
         );
         return;
       }
+      // A replica taken for dead while this ran had the job marked `interrupted` elsewhere; the
+      // outcome is known here after all, so it settles the job and goes on the trail.
+      await failJob(job, err, 'failed', ['running', 'interrupted'], { queueWaitMs, durationMs });
+    };
+    try {
+      await admitted.run(async (ctx) => {
+        if (ctl.stopping) throw new ShutdownRequeue();
+        startedAt = clock.now();
+        queueWaitMs = ctx.queueWaitMs;
+        const moved = await store.update(
+          job.id,
+          { state: 'running', startedAt, queueWaitMs, vmId: job.vmId, vmName: job.vmName },
+          ['queued'],
+        );
+        if (!moved) {
+          const now = await store.get(job.id);
+          if (now?.state === 'cancelled')
+            throw new HvgError('HVG_ERR_CANCELLED', { detail: 'the job was cancelled while queued' });
+          // Another replica adopted the job (this one was taken for dead) and owns it now.
+          throw new TakenElsewhere();
+        }
+        ctl.phase = 'running';
+        // The outcome is recorded while the job still holds its slot and VM turn, so the trail
+        // never shows more jobs running on a host, or on a VM, than the limits allow.
+        let done;
+        try {
+          done = await prepareAndExecute(job, spec, target, ctx);
+        } catch (err) {
+          await settle(err);
+          throw new Settled(err);
+        }
+        await finish(
+          job,
+          'succeeded',
+          { result: done.outcome.result, durationMs: elapsed(), progress: null, vmName: job.vmName },
+          jobAuditEvent('succeeded', job, {
+            params: done.prepared.params,
+            spec,
+            script: done.script,
+            httpStatus: spec.successStatus ?? 200,
+            queueWaitMs,
+            durationMs: done.outcome.durationMs,
+            exitCode: done.outcome.exitCode,
+          }),
+          ['running', 'interrupted'],
+          !spec.mutates,
+        );
+      });
+    } catch (err) {
+      if (err instanceof Settled) return;
+      if (err instanceof TakenElsewhere) {
+        log?.warn({ jobId: job.id }, 'job was adopted by another replica before it started here');
+        return;
+      }
+      if (ctl.stopping && ctl.phase === 'queued') return;
+      if (ctl.phase === 'running') return settle(err);
       const e = toHvgError(err);
-      const stage = e.code === 'HVG_ERR_CANCELLED' && ctl.phase === 'queued' ? 'cancelled' : 'failed';
-      await failJob(job, e, stage, ['queued', 'running'], { queueWaitMs, durationMs });
+      const stage = e.code === 'HVG_ERR_CANCELLED' ? 'cancelled' : 'failed';
+      // A job still queued here may be running on another replica by now: only touch it if queued.
+      await failJob(job, e, stage, ['queued'], { queueWaitMs, durationMs: elapsed() });
     }
+  }
+
+  async function prepareAndExecute(
+    job: JobRecord,
+    spec: OperationSpec,
+    target: ResolvedTarget,
+    ctx: JobRunContext,
+  ) {
+    const prepared = await runner.prepare(spec, target, job.input, {
+      jobId: job.id,
+      requestId: job.requestId,
+    });
+    // A job queued by GUID learns the VM's name from the facts read in the lock.
+    if (prepared.target.vmName !== undefined) job.vmName = prepared.target.vmName;
+    const script = { id: prepared.script.id, sha256: prepared.script.sha256 };
+    // Durable before any byte of a change goes to the host; if this throws, nothing is sent
+    // (fail closed). A read is answered only once its outcome record is durable instead.
+    const started = audit.append(
+      jobAuditEvent('started', job, { params: prepared.params, spec, script, queueWaitMs: ctx.queueWaitMs }),
+    );
+    if (spec.mutates) await started;
+    else started.catch((err: unknown) => readAuditFailed(job, 'started', err));
+    const outcome = await runner.execute(prepared, {
+      deadline: clock.now() + timeoutFor(spec),
+      signal: ctx.signal,
+      onProgress: (p) => {
+        void store.update(job.id, { progress: { percent: p.percent, text: p.text } }, ['running']);
+      },
+    });
+    return { outcome, prepared, script };
   }
 
   function launch(job: JobRecord, spec: OperationSpec): { ctl: ActiveJob; admitted: Promise<void> } {
@@ -587,7 +663,12 @@ export function createJobService(options: JobServiceOptions): JobService {
       if (!created.created) return replay(created.existing, hash, waitMs);
 
       try {
-        await audit.append(jobAuditEvent('requested', job, { params: input, spec }));
+        const requested = audit.append(jobAuditEvent('requested', job, { params: input, spec }));
+        // Fail closed is about changes: a read does not wait for its `requested` record on its own.
+        // The outcome record is awaited before the read answers, and the writer commits in order,
+        // so an answered read has all three records on disk (see finish()).
+        if (spec.mutates) await requested;
+        else requested.catch((err: unknown) => readAuditFailed(job, 'requested', err));
       } catch (err) {
         const e = toHvgError(err);
         await store.update(job.id, { state: 'failed', finishedAt: clock.now(), error: toJobError(e) }, [

@@ -1,7 +1,14 @@
 // The OperationRunner the job layer drives: resolve `{vm}` to a GUID, validate input, check paths
-// against the host's roots, read facts (host.get / vm.get, briefly cached; fresh inside the lock),
-// evaluate the spec's preconditions, render the constant script with the params blob, execute it
-// through the host's executor and map what the host says to HvgError (reference §0.3).
+// against the host's roots, read facts, evaluate the spec's preconditions, render the constant
+// script with the params blob, execute it through the host's executor and map what the host says
+// to HvgError (reference §0.3).
+//
+// Facts and their freshness: a VM's facts are read fresh inside its lock (the lock makes hvgate the
+// only writer through this gateway, so what was read is what the change meets). Host facts are
+// shared by every VM of the host and no lock covers them (four slots read them at once anyway), so
+// they come from a short-lived cache; Hyper-V still enforces its own limits when the change runs.
+// Concurrent reads of the same facts share one command (single flight), and the reads of one job
+// run one after another so a job never has more than one command on its host.
 
 import { HvgError, isHvgError } from '../errors/hvg-error';
 import type { HostInventory } from '../fleet/host-inventory';
@@ -56,6 +63,15 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
   const hostCache = new Map<string, Cached<HostFacts>>();
   const listCache = new Map<string, Cached<VmFacts[]>>();
   const vmCache = new Map<string, Cached<VmFacts>>();
+  const inFlight = new Map<string, Promise<unknown>>();
+  /** One command per key at a time; later callers share the answer of the read under way. */
+  function once<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const running = inFlight.get(key);
+    if (running) return running as Promise<T>;
+    const p = read().finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
+    return p;
+  }
   const vmKey = (host: string, vmId: string): string => `${host}\n${vmId.toLowerCase()}`;
   const fresh = <T>(c: Cached<T> | undefined): T | undefined =>
     c !== undefined && ttl > 0 && now() - c.at < ttl ? c.value : undefined;
@@ -96,19 +112,23 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
   async function hostFacts(hostName: string, useCache: boolean): Promise<HostFacts> {
     const hit = useCache ? fresh(hostCache.get(hostName)) : undefined;
     if (hit) return hit;
-    const facts = await runRead<HostFacts>(hostName, hostGet as unknown as OperationSpec, {});
-    hostCache.set(hostName, { at: now(), value: facts });
-    return facts;
+    return once(`host\n${hostName}`, async () => {
+      const facts = await runRead<HostFacts>(hostName, hostGet as unknown as OperationSpec, {});
+      hostCache.set(hostName, { at: now(), value: facts });
+      return facts;
+    });
   }
 
   async function listFacts(hostName: string, useCache: boolean): Promise<VmFacts[]> {
     const hit = useCache ? fresh(listCache.get(hostName)) : undefined;
     if (hit) return hit;
-    const vms = await runRead<VmFacts[]>(hostName, vmList as unknown as OperationSpec, {});
-    const at = now();
-    listCache.set(hostName, { at, value: vms });
-    for (const vm of vms) vmCache.set(vmKey(hostName, vm.id), { at, value: vm });
-    return vms;
+    return once(`list\n${hostName}`, async () => {
+      const vms = await runRead<VmFacts[]>(hostName, vmList as unknown as OperationSpec, {});
+      const at = now();
+      listCache.set(hostName, { at, value: vms });
+      for (const vm of vms) vmCache.set(vmKey(hostName, vm.id), { at, value: vm });
+      return vms;
+    });
   }
 
   async function vmFacts(
@@ -117,20 +137,26 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     useCache: boolean,
     vmName?: string,
   ): Promise<VmFacts> {
-    const hit = useCache ? fresh(vmCache.get(vmKey(hostName, vmId))) : undefined;
+    const key = vmKey(hostName, vmId);
+    const hit = useCache ? fresh(vmCache.get(key)) : undefined;
     if (hit) return hit;
-    const facts = await runRead<VmFacts>(hostName, vmGet as unknown as OperationSpec, { vmId }, vmName);
-    vmCache.set(vmKey(hostName, vmId), { at: now(), value: facts });
-    return facts;
+    // A fresh read must not join one that started before the caller's lock was taken.
+    const read = async () => {
+      const facts = await runRead<VmFacts>(hostName, vmGet as unknown as OperationSpec, { vmId }, vmName);
+      vmCache.set(key, { at: now(), value: facts });
+      return facts;
+    };
+    return useCache ? once(`vm\n${key}`, read) : read();
   }
 
   function invalidate(hostName: string, vmId?: string): void {
-    hostCache.delete(hostName);
     listCache.delete(hostName);
     if (vmId !== undefined) {
+      // A change to one VM leaves the host's own facts to their short TTL (see the header).
       vmCache.delete(vmKey(hostName, vmId));
       return;
     }
+    hostCache.delete(hostName);
     for (const key of [...vmCache.keys()]) if (key.startsWith(`${hostName}\n`)) vmCache.delete(key);
   }
 
@@ -208,13 +234,12 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       spec.preconditions.length > 0 || spec.facts?.vmList === true || spec.facts?.peerHostParam !== undefined;
     const rules: RuleOutcome[] = [];
     if (needsFacts) {
-      const [host, vm, vms] = await Promise.all([
-        hostFacts(entry.name, useCache),
-        spec.target === 'vm'
-          ? vmFacts(entry.name, target.vmId!, useCache, target.vmName)
-          : Promise.resolve(undefined),
-        spec.facts?.vmList ? listFacts(entry.name, useCache) : Promise.resolve(undefined),
-      ]);
+      // One after another: inside a host slot a job runs at most one command (see the header).
+      const vm =
+        spec.target === 'vm' ? await vmFacts(entry.name, target.vmId!, useCache, target.vmName) : undefined;
+      if (vm) target = { ...target, vmName: vm.name };
+      const host = await hostFacts(entry.name, true);
+      const vms = spec.facts?.vmList ? await listFacts(entry.name, useCache) : undefined;
       const peers: Record<string, unknown> = {};
       const peerRoots: Record<string, { storageRoots: readonly string[]; exportRoots: readonly string[] }> =
         {};

@@ -3,7 +3,6 @@
 // composition root selects it with `store.kind: postgres`.
 import type { Clock } from '../fleet/clock';
 import type { HostInventory } from '../fleet/host-inventory';
-import { createPgCommandGate, type PgCommandGate } from '../fleet/pg-command-gate';
 import { createPgFleetSignal, type PgFleetSignal } from '../fleet/pg-fleet-signal';
 import { createPgSlotCoordinator, type PgSlotCoordinator } from '../fleet/pg-slot-coordinator';
 import { createPgVmLocks } from '../fleet/pg-vm-lock';
@@ -52,8 +51,6 @@ export interface PostgresBackend {
   readonly jobStore: JobStore;
   readonly slots: PgSlotCoordinator;
   readonly vmLocks: VmLockCoordinator;
-  /** Wrap each host executor with it: commands on a host are capped across replicas. */
-  readonly commandGate: PgCommandGate;
   readonly lease: ReplicaLease;
   readonly signal: PgFleetSignal;
   /** Migrates, takes the lease and starts heartbeats; `onAdopted` runs jobs adopted from dead replicas. */
@@ -104,7 +101,6 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
     },
   });
   const slots = createPgSlotCoordinator({ ...common, inventory: options.inventory });
-  const commandGate = createPgCommandGate({ ...common, inventory: options.inventory });
   let closed: Promise<void> | undefined;
   return {
     pool,
@@ -113,7 +109,6 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
     jobStore: createPostgresJobStore(pool, { instance: options.instance, ready }),
     slots,
     vmLocks: createPgVmLocks(common),
-    commandGate,
     lease,
     signal,
     async start(onAdopted) {
@@ -125,7 +120,6 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
       closed ??= (async () => {
         await lease.stop({ release: closeOptions.releaseLease ?? true });
         await slots.close();
-        await commandGate.close();
         await signal.close();
         await pool.end().catch(() => undefined);
         await leasePool.end().catch(() => undefined);

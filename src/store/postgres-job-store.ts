@@ -109,8 +109,17 @@ export function createPostgresJobStore(pool: PostgresPool, options: PostgresJobS
            doc = (doc - $2::text[]) || $3::jsonb,
            state = COALESCE($3::jsonb ->> 'state', state)
          WHERE id = $1 AND ($4::text[] IS NULL OR state = ANY($4::text[]))
+           AND ($5::text IS NULL OR instance = $5)
          RETURNING 1`,
-        [id, unset, JSON.stringify(set), fromStates ? [...fromStates] : null],
+        // Fencing: only the replica a job is assigned to may start it. A replica taken for dead
+        // whose queued jobs were adopted elsewhere then loses the start instead of running them twice.
+        [
+          id,
+          unset,
+          JSON.stringify(set),
+          fromStates ? [...fromStates] : null,
+          patch.state === 'running' ? instance : null,
+        ],
       );
       return r.length > 0;
     },

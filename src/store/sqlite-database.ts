@@ -55,6 +55,12 @@ export interface OpenSqliteOptions {
   readonly busyTimeoutMs?: number;
   /** Applied in order on open (read-write only). */
   readonly migrations?: readonly Migration[];
+  /**
+   * `full` (default): every commit is on disk before it returns. `normal` (WAL): commits reach the
+   * WAL without waiting for the disk; they become durable with the next `full` commit of any
+   * connection to the same file, because that one syncs the whole WAL they were appended to.
+   */
+  readonly synchronous?: 'full' | 'normal';
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -75,7 +81,9 @@ export function openSqliteDatabase(options: OpenSqliteOptions): SqliteDatabase {
           throw new SqliteSchemaError(`could not switch ${file} to WAL (journal_mode=${String(mode)})`);
         }
       }
-      db.pragma('synchronous = FULL');
+      db.pragma(
+        options.synchronous === 'normal' && !inMemory ? 'synchronous = NORMAL' : 'synchronous = FULL',
+      );
       db.pragma('foreign_keys = ON');
       if (options.migrations) applyMigrations(db, options.migrations);
     }

@@ -3,6 +3,7 @@
 // recycled before per-shell budgets bite, reopened when the host lost them, and on deadline or
 // abort the command is terminated and its shell deleted before the call settles.
 
+import { setMaxListeners } from 'node:events';
 import { CMD_MAX_COMMAND_LINE, encodeCommandLine } from '../powershell/command-line';
 import { clixmlToText } from '../powershell/clixml';
 import type { RenderedScript } from '../powershell/script-render';
@@ -189,6 +190,10 @@ export function createHostExecutor(
   });
 
   const lifetime = new AbortController();
+  // Every call waiting for a shell listens on the executor's lifetime (close() cancels them) and
+  // stops listening once it has one, so the count is bounded by the callers, not leaking; the
+  // default cap of 10 would only print MaxListenersExceededWarning under a burst.
+  setMaxListeners(0, lifetime.signal);
   const gate = createSlotGate(cfg.maxShells, clock, {
     timeout: () => new TimeoutError(`no free WinRM slot on host ${host} before the deadline`, { host }),
     cancelled: () => new CancelledError(`waiting for a WinRM slot on host ${host} was cancelled`, { host }),

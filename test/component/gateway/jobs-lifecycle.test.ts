@@ -201,6 +201,27 @@ describe('fail closed', () => {
     expect(appliedMemorySets(46)).toBe(0);
   });
 
+  test('a read whose records cannot be written answers 503, never the data', async () => {
+    const token = kit.token();
+    failWhen = () => true;
+    const res = await kit.api.get(`/v1/hosts/${HOST}`).set('Authorization', `Bearer ${token}`);
+    failWhen = null;
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('HVG_ERR_AUDIT_UNAVAILABLE');
+    expect(res.body.result).toBeUndefined();
+    expect(JSON.stringify(res.body)).not.toContain('memoryCapacityBytes');
+    // Once the store works again, a read is answered with its three records on the trail.
+    const ok = await kit.api.get(`/v1/hosts/${HOST}`).set('Authorization', `Bearer ${token}`).expect(200);
+    const head = await kit.gateway.services.auditStore.head();
+    expect(head).not.toBeNull();
+    const mine = kit.lines.audit.map((l) => JSON.parse(l) as { jobId: string; stage: string });
+    expect(mine.filter((e) => e.jobId === ok.body.id).map((e) => e.stage)).toEqual([
+      'requested',
+      'started',
+      'succeeded',
+    ]);
+  });
+
   test('the `started` record cannot be written: 503 and the change never reaches the host', async () => {
     const token = kit.token();
     failWhen = (bodies) => bodies.some((b) => b.includes('"stage":"started"'));

@@ -161,7 +161,7 @@ describe('facts cache', () => {
 });
 
 describe('facts cache timing', () => {
-  it('reuses facts for the TTL outside the lock, always reads fresh in prepare, forgets after a change', async () => {
+  it('reuses facts for the TTL outside the lock, reads the VM fresh in prepare, keeps host facts for their TTL, forgets the VM after a change', async () => {
     const clock = createManualClock();
     const runner = createOperationRunner({
       executorFor: h.executor,
@@ -169,10 +169,9 @@ describe('facts cache timing', () => {
       clock,
       factsTtlMs: 2000,
     });
-    const reads = (): number =>
-      h.sim.fleet
-        .appliedOperations(TOKYO)
-        .filter((r) => r.operation === 'vm.get' || r.operation === 'host.get').length;
+    const count = (op: string): number =>
+      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === op).length;
+    const reads = (): number => count('vm.get') + count('host.get');
     const spec = requireOperation('processor.set');
     const target = await runner.resolveTarget(TOKYO, h.vm(TOKYO, 'web-01').id);
     const afterResolve = reads();
@@ -185,11 +184,38 @@ describe('facts cache timing', () => {
     await runner.dryRun(spec, target, { relativeWeight: 700 }, meta);
     expect(reads()).toBe(afterResolve + 3);
 
+    // Inside the lock the VM is read again; the host's facts are still within their TTL.
+    const hostReads = count('host.get');
     const prepared = await runner.prepare(spec, target, { relativeWeight: 700 }, meta);
-    expect(reads()).toBe(afterResolve + 5);
+    expect(reads()).toBe(afterResolve + 4);
+    expect(count('host.get')).toBe(hostReads);
     await runner.execute(prepared, { deadline: Date.now() + 10_000 });
+    // The change forgot the VM's facts, not the host's.
     await runner.dryRun(spec, target, { relativeWeight: 800 }, meta);
+    expect(reads()).toBe(afterResolve + 5);
+    expect(count('host.get')).toBe(hostReads);
+    clock.advance(2500);
+    await runner.prepare(spec, target, { relativeWeight: 800 }, meta);
     expect(reads()).toBe(afterResolve + 7);
+  });
+
+  it('concurrent reads of the same facts share one command, and a prepare runs one command at a time', async () => {
+    const clock = createManualClock();
+    const runner = createOperationRunner({ executorFor: h.executor, inventory: h.inventory, clock });
+    const count = (op: string): number =>
+      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === op).length;
+    const spec = requireOperation('processor.set');
+    const vmId = h.vm(TOKYO, 'web-01').id;
+    const hosts0 = count('host.get');
+    const vms0 = count('vm.get');
+    const targets = await Promise.all(Array.from({ length: 6 }, () => runner.resolveTarget(TOKYO, vmId)));
+    expect(count('vm.get')).toBe(vms0 + 1);
+    await Promise.all(targets.map((t) => runner.dryRun(spec, t, { relativeWeight: 600 }, meta)));
+    expect(count('host.get')).toBe(hosts0 + 1);
+    clock.advance(5000);
+    h.sim.host(TOKYO).resetCounters();
+    await runner.prepare(spec, targets[0]!, { relativeWeight: 600 }, meta);
+    expect(h.sim.host(TOKYO).counters().maxCommandsRunning).toBe(1);
   });
 });
 

@@ -1,6 +1,8 @@
 // The executor against the simulator's WinRM hosts (latency scale 0): request counts, shell
 // reuse and recycling, faults (hang, drop, garbage, HTTP 500, quotas), the stdin loader, and
 // no leaked shells or commands after close().
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { renderScript } from '../../../src/powershell/script-render';
 import { defineScriptTemplate } from '../../../src/powershell/script-template';
 import type { Simulator } from '../../../src/simulator/simulator';
@@ -28,6 +30,9 @@ function hostOf(s: Simulator): { conn: HostConnection; name: string } {
     },
   };
 }
+
+const REPO = path.resolve(__dirname, '../../..');
+const SWC_REGISTER = path.join(REPO, 'test/component/gateway/swc-register.js');
 
 function executor(opts: HostExecutorOptions = {}, s: Simulator = sim()): HostExecutor {
   exec = createHostExecutor(hostOf(s).conn, { quotaRetry: { attempts: 3, baseMs: 5, maxMs: 20 }, ...opts });
@@ -220,4 +225,29 @@ describe('executor on the simulator', () => {
     expect(counters().maxCommandsRunning).toBeLessThanOrEqual(2);
     expect(counters().maxShellsOpen).toBeLessThanOrEqual(2);
   });
+
+  it('50 calls waiting for one shell: no MaxListenersExceededWarning', async () => {
+    // Node reports the warning on the real process, which jest's sandbox does not show: a child runs it.
+    const script = `
+      const { createSimulator } = require('./src/simulator/simulator.ts');
+      const { createHostExecutor } = require('./src/winrm/host-executor.ts');
+      (async () => {
+        const sim = await createSimulator({ hosts: 1, latencyScale: 0, controlPort: false, user: 'u', password: 'p' });
+        const h = sim.hosts[0];
+        const e = createHostExecutor({ name: h.name, address: '127.0.0.1', port: h.port, transport: 'http', auth: 'basic', username: 'u', password: 'p' }, { maxShells: 1 });
+        await Promise.all(Array.from({ length: 50 }, (_, i) => e.run({ commandLine: 'echo ' + i }, { deadline: Date.now() + 20000 })));
+        await e.close(); await sim.close();
+        console.log('done');
+      })();`;
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-r', SWC_REGISTER, '-e', script], { cwd: REPO });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(out.stdout).toContain('done');
+    expect(out.stderr).not.toContain('MaxListenersExceededWarning');
+  }, 60_000);
 });

@@ -55,5 +55,19 @@ describeWithPostgres('PostgreSQL job store', () => {
       expect(await b.update('job-0101', { state: 'interrupted' }, ['running'])).toBe(true);
       expect((await a.get('job-0101'))?.state).toBe('interrupted');
     });
+
+    it('fencing: only the replica a job is assigned to can start it; others can still cancel it', async () => {
+      const a = createPostgresJobStore(ts.pool(), { instance: 'replica-a3' });
+      const b = createPostgresJobStore(ts.pool(), { instance: 'replica-b3' });
+      await a.create(sampleJob(201));
+      await a.create(sampleJob(202));
+      // replica-b3 adopts job 201, as the lease reaper does for a replica taken for dead.
+      await ts.pool().query(`UPDATE jobs SET instance = 'replica-b3' WHERE id = 'job-0201'`);
+      expect(await a.update('job-0201', { state: 'running', startedAt: 5 }, ['queued'])).toBe(false);
+      expect(await b.update('job-0201', { state: 'running', startedAt: 6 }, ['queued'])).toBe(true);
+      expect((await a.get('job-0201'))?.startedAt).toBe(6);
+      // Cancelling and settling are not fenced: any replica serves DELETE /v1/jobs/{id}.
+      expect(await b.update('job-0202', { state: 'cancelled' }, ['queued'])).toBe(true);
+    });
   });
 });
