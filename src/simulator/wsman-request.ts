@@ -1,6 +1,6 @@
 // Parses a WS-Management request envelope. Clients use different prefixes for the same
 // namespaces (env:, wsa:, wsman:, wsmv: ...), so names are matched without their prefix.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { WsmanXmlReader } from '../winrm/wsman-xml-reader';
 
 export const WSMAN_ACTIONS = ['Create', 'Delete', 'Get', 'Command', 'Send', 'Receive', 'Signal'] as const;
 export type WsmanActionName = (typeof WSMAN_ACTIONS)[number];
@@ -45,18 +45,11 @@ export class WsmanRequestError extends Error {
   }
 }
 
-const ARRAY_ELEMENTS = new Set(['Arguments', 'Stream', 'Option', 'Selector', 'DesiredStream', 'Variable']);
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
+/** Request documents: values untrimmed, numeric references decoded (WinRb sends &#39;). */
+export const REQUEST_XML = new WsmanXmlReader({
   trimValues: false,
-  // Numeric character references (WinRb sends &#39;); CDATA text (masterzen) is kept literally.
-  htmlEntities: true,
-  isArray: (name) => ARRAY_ELEMENTS.has(name),
+  decodeNumericRefs: true,
+  arrayElements: ['Arguments', 'Stream', 'Option', 'Selector', 'DesiredStream', 'Variable'],
 });
 
 /** Text content of a parsed element ('' for empty elements). */
@@ -93,14 +86,7 @@ export function childrenOf(node: unknown, name: string): unknown[] {
 export function parseWsmanRequest(xml: string): WsmanRequest {
   // SOAP forbids DTDs, and refusing them here keeps entity expansion out of the parser.
   if (/<!DOCTYPE/i.test(xml)) throw new WsmanRequestError('DTDs are not allowed in SOAP messages');
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw new WsmanRequestError(`malformed XML: ${valid.err.msg}`);
-  let doc: Record<string, unknown>;
-  try {
-    doc = parser.parse(xml) as Record<string, unknown>;
-  } catch (err) {
-    throw new WsmanRequestError(`malformed XML: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const doc = REQUEST_XML.readCompact(xml) ?? parseFully(xml);
   const env = doc['Envelope'];
   if (env === undefined || env === null || typeof env !== 'object') {
     throw new WsmanRequestError('the document is not a SOAP envelope');
@@ -141,6 +127,17 @@ export function parseWsmanRequest(xml: string): WsmanRequest {
     options,
     body,
   };
+}
+
+/** Anything the compact reader hands over (CDATA, comments, odd entities, malformed input). */
+function parseFully(xml: string): Record<string, unknown> {
+  const valid = REQUEST_XML.validate(xml);
+  if (valid !== true) throw new WsmanRequestError(`malformed XML: ${valid.err.msg}`);
+  try {
+    return REQUEST_XML.parseFull(xml);
+  } catch (err) {
+    throw new WsmanRequestError(`malformed XML: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function optionalText(node: unknown): string | undefined {

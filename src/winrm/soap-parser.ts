@@ -2,7 +2,7 @@
 // SOAP-ENV/wsman), strict about structure, and bytes-first for streams: Stream payloads are
 // returned as Buffers so callers join chunks before decoding text.
 
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { WsmanXmlReader } from './wsman-xml-reader';
 import { ProtocolError } from './winrm-errors';
 
 export const WSMAN_CODE = {
@@ -73,14 +73,11 @@ export interface ReceiveResult {
 
 type XmlNode = Record<string, unknown>;
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
+/** Response documents: values trimmed, numeric references left as written. */
+export const RESPONSE_XML = new WsmanXmlReader({
   trimValues: true,
-  isArray: (name) => name === 'Stream' || name === 'Selector',
+  decodeNumericRefs: false,
+  arrayElements: ['Stream', 'Selector'],
 });
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -177,22 +174,26 @@ function parseFault(faultNode: unknown): WsManFault {
   };
 }
 
-export function parseEnvelope(xml: string): ParsedEnvelope {
-  const body = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
-  // WinRM never sends a DTD; refusing one rules out entity-expansion tricks.
-  if (/<!DOCTYPE/i.test(body)) throw new ProtocolError('WS-Management response contains a DOCTYPE');
-  const valid = XMLValidator.validate(body);
+/** Anything the compact reader hands over (CDATA, comments, odd entities, malformed input). */
+function parseFully(body: string): XmlNode {
+  const valid = RESPONSE_XML.validate(body);
   if (valid !== true) {
     throw new ProtocolError(
       `WS-Management response is not well-formed XML (${valid.err.code} at line ${valid.err.line})`,
     );
   }
-  let doc: unknown;
   try {
-    doc = parser.parse(body);
+    return RESPONSE_XML.parseFull(body);
   } catch (err) {
     throw new ProtocolError('WS-Management response could not be parsed', { cause: err });
   }
+}
+
+export function parseEnvelope(xml: string): ParsedEnvelope {
+  const body = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
+  // WinRM never sends a DTD; refusing one rules out entity-expansion tricks.
+  if (/<!DOCTYPE/i.test(body)) throw new ProtocolError('WS-Management response contains a DOCTYPE');
+  const doc = RESPONSE_XML.readCompact(body) ?? parseFully(body);
   const env = child(doc, 'Envelope');
   if (!isNode(env)) throw new ProtocolError('WS-Management response has no SOAP Envelope');
   const header = child(env, 'Header');
