@@ -37,36 +37,77 @@ export function headerLine(opId: string, version: number): string {
   return `# hvgate-op: ${opId}@${version}`;
 }
 
-export const SCRIPT_PROLOGUE = [
+const PREFERENCES = [
   "$ErrorActionPreference = 'Stop'",
   "$ProgressPreference = 'SilentlyContinue'",
   PARAMS_LINE,
-  'function Write-HvgateProgress {',
-  "    param([Parameter(Mandatory = $true)][ValidateRange(0, 100)][int]$Percent, [string]$Text = '')",
-  "    $line = 'HVGATE-PROGRESS:' + $Percent + ' ' + ($Text -replace '[\\r\\n]', ' ')",
-  '    [Console]::Out.Write($line + "`r`n")',
-  '    [Console]::Out.Flush()',
-  '}',
-  'function Stop-HvgateOperation {',
-  '    param(',
-  '        [Parameter(Mandatory = $true)][string]$ErrorId,',
-  '        [Parameter(Mandatory = $true)][string]$Message,',
-  '        [System.Management.Automation.ErrorCategory]$Category = [System.Management.Automation.ErrorCategory]::InvalidOperation',
-  '    )',
-  '    $exception = New-Object -TypeName System.InvalidOperationException -ArgumentList $Message',
-  '    throw (New-Object -TypeName System.Management.Automation.ErrorRecord -ArgumentList @($exception, $ErrorId, $Category, $null))',
-  '}',
-  'function ConvertTo-HvgateGuid {',
-  '    param($Value, [string]$Name)',
-  "    if ($Value -isnot [string] -or $Value -notmatch '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$') {",
-  "        Stop-HvgateOperation -ErrorId 'HVG_INVALID_PARAM' -Message ('parameter ' + $Name + ' is not a GUID') -Category InvalidArgument",
-  '    }',
-  '    return [guid]$Value',
-  '}',
-  '$result = $null',
-  'try {',
-  '    $null = . {',
-].join('\n');
+];
+
+/** The helper functions a core may call, in dependency order (a helper may call earlier ones). */
+const HELPERS: readonly { name: string; lines: readonly string[]; uses: readonly string[] }[] = [
+  {
+    name: 'Write-HvgateProgress',
+    uses: [],
+    lines: [
+      'function Write-HvgateProgress {',
+      "    param([Parameter(Mandatory = $true)][ValidateRange(0, 100)][int]$Percent, [string]$Text = '')",
+      "    $line = 'HVGATE-PROGRESS:' + $Percent + ' ' + ($Text -replace '[\\r\\n]', ' ')",
+      '    [Console]::Out.Write($line + "`r`n")',
+      '    [Console]::Out.Flush()',
+      '}',
+    ],
+  },
+  {
+    name: 'Stop-HvgateOperation',
+    uses: [],
+    lines: [
+      'function Stop-HvgateOperation {',
+      '    param(',
+      '        [Parameter(Mandatory = $true)][string]$ErrorId,',
+      '        [Parameter(Mandatory = $true)][string]$Message,',
+      '        [System.Management.Automation.ErrorCategory]$Category = [System.Management.Automation.ErrorCategory]::InvalidOperation',
+      '    )',
+      '    $exception = New-Object -TypeName System.InvalidOperationException -ArgumentList $Message',
+      '    throw (New-Object -TypeName System.Management.Automation.ErrorRecord -ArgumentList @($exception, $ErrorId, $Category, $null))',
+      '}',
+    ],
+  },
+  {
+    name: 'ConvertTo-HvgateGuid',
+    uses: ['Stop-HvgateOperation'],
+    lines: [
+      'function ConvertTo-HvgateGuid {',
+      '    param($Value, [string]$Name)',
+      "    if ($Value -isnot [string] -or $Value -notmatch '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$') {",
+      "        Stop-HvgateOperation -ErrorId 'HVG_INVALID_PARAM' -Message ('parameter ' + $Name + ' is not a GUID') -Category InvalidArgument",
+      '    }',
+      '    return [guid]$Value',
+      '}',
+    ],
+  },
+];
+
+const OPEN_CORE = ['$result = $null', 'try {', '    $null = . {'];
+
+/**
+ * The prologue with only the helpers `core` calls. Every byte counts: a script whose encoded
+ * command line stays under cmd.exe's 8191 characters goes in one Command instead of a loader plus
+ * a Send with the body (one HTTP request and ~9 KB less per operation).
+ */
+export function scriptPrologue(core: string): string {
+  const needed = new Set<string>();
+  for (const h of [...HELPERS].reverse()) {
+    if (needed.has(h.name) || new RegExp(`\\b${h.name}\\b`).test(core)) {
+      needed.add(h.name);
+      for (const u of h.uses) needed.add(u);
+    }
+  }
+  const helpers = HELPERS.filter((h) => needed.has(h.name)).flatMap((h) => h.lines);
+  return [...PREFERENCES, ...helpers, ...OPEN_CORE].join('\n');
+}
+
+/** The prologue with every helper (what a core that calls all of them gets). */
+export const SCRIPT_PROLOGUE = scriptPrologue(HELPERS.map((h) => h.name).join(' '));
 
 export const SCRIPT_EPILOGUE = [
   '    }',
@@ -146,7 +187,7 @@ export function defineScriptTemplate(spec: ScriptTemplateSpec): ScriptTemplate {
     );
   }
   const core = spec.core.replace(/\r\n/g, '\n').replace(/\n+$/, '');
-  const body = `${SCRIPT_PROLOGUE}\n${core}\n${SCRIPT_EPILOGUE}\n`;
+  const body = `${scriptPrologue(core)}\n${core}\n${SCRIPT_EPILOGUE}\n`;
   assertTemplateBody(body);
   return Object.freeze({ opId: spec.opId, version: spec.version, body });
 }

@@ -9,10 +9,14 @@ import {
 import {
   PARAMS_BLOB_MARKER,
   PARAMS_LINE,
+  SCRIPT_EPILOGUE,
+  SCRIPT_PROLOGUE,
   defineScriptTemplate,
+  scriptPrologue,
   templateSha256,
   templateText,
 } from '../../../src/powershell/script-template';
+import { powershellSyntaxProblems } from '../../helpers/powershell-grammar';
 import { memorySetTemplate, vmListTemplate } from './sample-templates';
 
 const VM_ID = '6f1c2b9e-8a41-4d0f-9a7c-2f5e1d3b4c6a';
@@ -137,5 +141,42 @@ describe('renderScript', () => {
     const t = defineScriptTemplate({ opId: 'vm.get', version: 3, core: '$result = 1\r\n\r\n' });
     expect(Object.isFrozen(t)).toBe(true);
     expect(t.body).toContain('\n$result = 1\n    }\n');
+  });
+});
+
+describe('script prologue', () => {
+  const functions = (text: string): string[] =>
+    [...text.matchAll(/^function ([A-Za-z-]+) \{/gm)].map((m) => m[1]!);
+
+  it('carries only the helpers the core calls, with what they call in turn', () => {
+    expect(functions(scriptPrologue('$result = 1'))).toEqual([]);
+    expect(functions(scriptPrologue('$g = ConvertTo-HvgateGuid -Value $p.params.vmId -Name vmId'))).toEqual([
+      'Stop-HvgateOperation',
+      'ConvertTo-HvgateGuid',
+    ]);
+    expect(functions(scriptPrologue("Write-HvgateProgress -Percent 5 -Text 'x'"))).toEqual([
+      'Write-HvgateProgress',
+    ]);
+    expect(functions(SCRIPT_PROLOGUE)).toEqual([
+      'Write-HvgateProgress',
+      'Stop-HvgateOperation',
+      'ConvertTo-HvgateGuid',
+    ]);
+  });
+
+  it('a name that only starts like a helper does not pull it in', () => {
+    expect(functions(scriptPrologue('$x = "Write-HvgateProgressive"'))).toEqual([]);
+  });
+
+  it('every prologue variant parses as PowerShell', () => {
+    for (const core of [
+      '$result = 1',
+      'ConvertTo-HvgateGuid',
+      'Write-HvgateProgress',
+      'Stop-HvgateOperation',
+    ]) {
+      const text = `${scriptPrologue(core)}\n${core}\n${SCRIPT_EPILOGUE}\n`;
+      expect(powershellSyntaxProblems(text)).toEqual([]);
+    }
   });
 });
