@@ -2,17 +2,25 @@
 // read in seq-ordered batches, an export line by line; memory stays bounded by the verifier's
 // window whatever the length of the trail.
 import os from 'node:os';
+import { AnchorChecker, AnchorScope, AuditAnchor } from './audit-anchor';
 import { GENESIS_HASH } from './audit-chain';
-import { AuditCheckpoint } from './audit-checkpoint';
+import { AuditCheckpoint, parseCheckpoint } from './audit-checkpoint';
 import { AuditKeyRing, PublicKeyInput, createKeyRing } from './audit-signer';
 import { canonicalJson } from './canonical-json';
-import { AuditVerification, ChainVerifier } from './chain-verifier';
+import { AuditProblem, AuditVerification, ChainVerifier } from './chain-verifier';
 import { AuditEventRecord, AuditStore, iterateCheckpoints, iterateEventBatches } from '../store/audit-store';
 import { createChainCheckPool } from './hash-pool';
 import { EXPORT_FORMAT } from './audit-export';
 
 export type { AuditProblem, AuditProblemReason, AuditVerification } from './chain-verifier';
 export { AUDIT_PROBLEM_REASONS } from './chain-verifier';
+
+/** External anchors to check the trail against (an AnchorSet from audit-anchor.ts fits). */
+export interface AuditAnchorInput {
+  readonly anchors: readonly AuditAnchor[];
+  /** Anchor lines that could not be read; reported as they are. */
+  readonly malformed?: readonly AuditProblem[];
+}
 
 export interface VerifyAuditOptions {
   /** Keys checkpoints may be signed with (PEM, KeyObject, JWK or GET /v1/audit/keys entries). */
@@ -27,12 +35,32 @@ export interface VerifyAuditOptions {
    * the calling thread.
    */
   readonly workers?: number;
+  /** Checkpoints kept outside the database; each must still match the stored trail. */
+  readonly anchors?: AuditAnchorInput;
 }
 
 const PARALLEL_THRESHOLD = 20_000;
 
 function keyRingOf(keys: VerifyAuditOptions['publicKeys']): AuditKeyRing {
   return 'get' in keys && 'keyIds' in keys ? keys : createKeyRing(keys as readonly PublicKeyInput[]);
+}
+
+function anchorChecker(input: AuditAnchorInput | undefined, ring: AuditKeyRing): AnchorChecker | null {
+  return input ? new AnchorChecker(input.anchors, ring) : null;
+}
+
+/** Adds the anchor verdict to the chain's, through the verifier so maxProblems still applies. */
+function finishWithAnchors(
+  verifier: ChainVerifier,
+  checker: AnchorChecker | null,
+  input: AuditAnchorInput | undefined,
+  scope: (lastSeq: number | null) => AnchorScope,
+  lastSeq: number | null,
+): AuditVerification {
+  if (!checker || !input) return verifier.finish();
+  const { problems, summary } = checker.finish(scope(lastSeq));
+  for (const p of [...(input.malformed ?? []), ...problems]) verifier.addProblem(p);
+  return { ...verifier.finish(), anchors: summary };
 }
 
 /** Worker threads only pay off on cores nobody else is using; on a saturated host they cost. */
@@ -46,10 +74,10 @@ export async function verifyAuditTrail(
   store: AuditStore,
   options: VerifyAuditOptions,
 ): Promise<AuditVerification> {
-  const verifier = new ChainVerifier({
-    keyRing: keyRingOf(options.publicKeys),
-    maxProblems: options.maxProblems,
-  });
+  const keyRing = keyRingOf(options.publicKeys);
+  const verifier = new ChainVerifier({ keyRing, maxProblems: options.maxProblems });
+  const anchors = anchorChecker(options.anchors, keyRing);
+  let lastPosition: number | null = null;
   // Bound the walk by what existed when it started, events and checkpoints read in one statement,
   // so a writer appending meanwhile cannot make a fresh checkpoint look like a truncation.
   const { maxEventSeq, maxCheckpointSeq } = await store.bounds();
@@ -60,12 +88,15 @@ export async function verifyAuditTrail(
     const last = batch[batch.length - 1]!.seq;
     while (!nextCp.done && nextCp.value.seq <= last) {
       verifier.addCheckpoint(nextCp.value.body, nextCp.value.seq);
+      anchors?.observeCheckpoint(nextCp.value.seq, nextCp.value.body);
       nextCp = await checkpoints.next();
     }
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       verifier.addEvent({ position: r.seq, hash: r.hash, body: r.body }, flags ? flags[i] === 1 : undefined);
+      anchors?.observeEvent(r.seq, r.hash);
     }
+    lastPosition = last;
   };
 
   const workers = options.workers ?? defaultVerifyWorkers(maxEventSeq);
@@ -99,9 +130,17 @@ export async function verifyAuditTrail(
   }
   while (!nextCp.done) {
     verifier.addCheckpoint(nextCp.value.body, nextCp.value.seq);
+    anchors?.observeCheckpoint(nextCp.value.seq, nextCp.value.body);
     nextCp = await checkpoints.next();
   }
-  return verifier.finish();
+  // The store must hold every anchored event: one past its end means the tail was cut below it.
+  return finishWithAnchors(
+    verifier,
+    anchors,
+    options.anchors,
+    (lastSeq) => ({ lastSeq, fromSeq: 1, toSeq: Infinity }),
+    lastPosition,
+  );
 }
 
 interface ExportHeader {
@@ -123,9 +162,11 @@ function asObject(v: unknown): Record<string, unknown> | null {
 export async function verifyExport(
   lines: Iterable<string> | AsyncIterable<string>,
   publicKeys: VerifyAuditOptions['publicKeys'],
-  options: { maxProblems?: number } = {},
+  options: { maxProblems?: number; anchors?: AuditAnchorInput } = {},
 ): Promise<AuditVerification> {
   const keyRing = keyRingOf(publicKeys);
+  const anchors = anchorChecker(options.anchors, keyRing);
+  let lastClaimedSeq: number | null = null;
   let verifier: ChainVerifier | null = null;
   let header: ExportHeader | null = null;
   const make = (startSeq: number) =>
@@ -157,6 +198,10 @@ export async function verifyExport(
     const position = typeof rec?.position === 'number' ? rec.position : undefined;
     if (rec?.type === 'checkpoint' || rec?.type === 'unreadable-checkpoint') {
       verifier.addCheckpoint((rec.checkpoint ?? null) as AuditCheckpoint, position);
+      if (anchors) {
+        const at = position ?? parseCheckpoint(rec.checkpoint)?.seq;
+        if (at !== undefined) anchors.observeCheckpoint(at, rec.checkpoint ?? null);
+      }
       continue;
     }
     const event = rec?.type === 'event' ? asObject(rec.event) : null;
@@ -166,6 +211,10 @@ export async function verifyExport(
       continue;
     }
     const { hash, ...chained } = integrity;
+    if (anchors && typeof event.seq === 'number') {
+      anchors.observeEvent(event.seq, hash);
+      lastClaimedSeq = Math.max(lastClaimedSeq ?? 0, event.seq);
+    }
     let body: string;
     try {
       body = canonicalJson({ ...event, integrity: chained });
@@ -179,7 +228,19 @@ export async function verifyExport(
     verifier = make(1);
     verifier.addProblem({ seq: 1, reason: 'malformed', detail: 'export is empty' });
   }
-  const result = verifier.finish();
+  // Anchors outside the exported range are not covered rather than missing: the export never
+  // claimed those events (an anchor before the range still meets its exported checkpoint).
+  const result = finishWithAnchors(
+    verifier,
+    anchors,
+    options.anchors,
+    (lastSeq) => ({
+      lastSeq,
+      fromSeq: typeof header?.fromSeq === 'number' ? header.fromSeq : 1,
+      toSeq: typeof header?.toSeq === 'number' ? header.toSeq : (lastSeq ?? 0),
+    }),
+    lastClaimedSeq,
+  );
   const from = (result.lastSeq ?? (header?.fromSeq ?? 1) - 1) + 1;
   const truncationReported = result.problems.some(
     (p) => p.reason === 'truncated-after-checkpoint' && p.seq === from,

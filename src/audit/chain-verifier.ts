@@ -20,6 +20,7 @@ import {
   parseCheckpoint,
   verifyCheckpointSignature,
 } from './audit-checkpoint';
+import type { AuditAnchorSummary } from './audit-anchor';
 import type { AuditKeyRing } from './audit-signer';
 
 export const AUDIT_PROBLEM_REASONS = [
@@ -32,6 +33,13 @@ export const AUDIT_PROBLEM_REASONS = [
   'truncated-after-checkpoint',
   'unknown-key',
   'malformed',
+  // External anchors (audit-anchor.ts): checkpoints kept outside the database.
+  'anchor-event-missing',
+  'anchor-hash-mismatch',
+  'anchor-checkpoint-mismatch',
+  'anchor-bad-signature',
+  'anchor-unknown-key',
+  'anchor-malformed',
 ] as const;
 export type AuditProblemReason = (typeof AUDIT_PROBLEM_REASONS)[number];
 
@@ -55,6 +63,8 @@ export interface AuditVerification {
   /** Sorted by seq. At most maxProblems; the rest are counted in problemsOmitted. */
   problems: AuditProblem[];
   problemsOmitted: number;
+  /** Present only when external anchors were given. */
+  anchors?: AuditAnchorSummary;
 }
 
 export interface ChainVerifierOptions {

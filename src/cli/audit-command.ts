@@ -6,6 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { KeyObject } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { AnchorSet } from '../audit/audit-anchor';
 import { exportAudit } from '../audit/audit-export';
 import { generateSigningKey, loadPublicKeyFile } from '../audit/audit-signer';
 import { AuditVerification, verifyAuditTrail, verifyExport } from '../audit/audit-verifier';
@@ -17,8 +18,9 @@ import { parseOptions, UsageError } from './cli-args';
 import type { CliCommand } from './cli-command';
 
 const USAGE = `usage:
-  hvgate audit verify [--config FILE | --db PATH] [--public-key FILE]... [--max-problems N]
-  hvgate audit verify --export FILE|- --public-key FILE...
+  hvgate audit verify [--config FILE | --db PATH] [--public-key FILE]... [--anchor FILE]...
+                      [--max-problems N]
+  hvgate audit verify --export FILE|- --public-key FILE... [--anchor FILE]...
   hvgate audit export [--config FILE | --db PATH] [--from TIME] [--to TIME]
   hvgate audit keygen --dir DIR
 
@@ -32,7 +34,10 @@ keygen   creates an Ed25519 checkpoint signing key in DIR (kept if it already ex
 and audit.signingKeyFile from the gateway's YAML configuration (relative paths are taken from
 the configuration file's folder). --public-key accepts PEM
 (public or private key), a JWK or JWK set, or the JSON of GET /v1/audit/keys; repeat it for
-retired keys. TIME is ISO-8601, e.g. 2025-06-01T00:00:00Z.
+retired keys. --anchor reads signed checkpoints kept outside the database: the gateway's log
+(its "audit checkpoint" lines) or one checkpoint JSON per line; each must still match the trail,
+which catches a tail deleted together with its checkpoints. TIME is ISO-8601, e.g.
+2025-06-01T00:00:00Z.
 `;
 
 export interface AuditCommandIo {
@@ -120,6 +125,15 @@ function report(io: AuditCommandIo, result: AuditVerification, what: string): nu
       ? 'no verified checkpoint'
       : `last verified checkpoint at seq ${result.lastVerifiedCheckpointSeq}`;
   io.stdout.write(`Results for ${what}: ${range}, ${result.checkpointsChecked} checkpoints; ${signed}\n`);
+  const a = result.anchors;
+  if (a) {
+    const highest =
+      a.highestVerifiedSeq === null ? '' : `; highest verified anchor at seq ${a.highestVerifiedSeq}`;
+    io.stdout.write(`Anchors: ${a.checked} checked${highest}\n`);
+    if (a.notCovered > 0) {
+      io.stdout.write(`note: ${a.notCovered} anchors are outside the exported range and were not checked\n`);
+    }
+  }
   if (result.unanchoredEvents > 0) {
     io.stdout.write(
       `note: ${result.unanchoredEvents} events after the last checkpoint are chained but not yet signed\n`,
@@ -149,12 +163,33 @@ function openStore(target: Target): AuditStore {
   }
 }
 
+/** Reads every --anchor file; a file without a single checkpoint is refused, not passed over. */
+async function loadAnchors(files: readonly string[] | undefined): Promise<AnchorSet | undefined> {
+  if (!files || files.length === 0) return undefined;
+  const set = new AnchorSet();
+  for (const file of files) {
+    const input = fs.createReadStream(file, { encoding: 'utf8' });
+    const lines = readline.createInterface({ input, crlfDelay: Infinity });
+    let found: number;
+    try {
+      found = await set.addLines(lines, file);
+    } catch (err) {
+      throw new Error(`cannot read anchor file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    } finally {
+      lines.close();
+    }
+    if (found === 0) throw new Error(`no audit checkpoint found in anchor file ${file}`);
+  }
+  return set;
+}
+
 async function verify(args: string[], io: AuditCommandIo): Promise<number> {
   const values = parseOptions(args, {
     config: { type: 'string' },
     db: { type: 'string' },
     'public-key': { type: 'string', multiple: true },
     export: { type: 'string' },
+    anchor: { type: 'string', multiple: true },
     'max-problems': { type: 'string' },
   });
   let maxProblems: number | undefined;
@@ -167,12 +202,13 @@ async function verify(args: string[], io: AuditCommandIo): Promise<number> {
     if (values.db || values.config)
       throw new UsageError('--export verifies a file; do not combine it with --db/--config');
     const keys = loadKeys(values['public-key'], undefined);
+    const anchors = await loadAnchors(values.anchor);
     const input = values.export === '-' ? io.stdin : fs.createReadStream(values.export, { encoding: 'utf8' });
     const lines = readline.createInterface({ input, crlfDelay: Infinity });
     try {
       return report(
         io,
-        await verifyExport(lines, keys, { maxProblems }),
+        await verifyExport(lines, keys, { maxProblems, anchors }),
         values.export === '-' ? 'stdin' : values.export,
       );
     } finally {
@@ -181,9 +217,14 @@ async function verify(args: string[], io: AuditCommandIo): Promise<number> {
   }
   const target = resolveTarget(values);
   const keys = loadKeys(values['public-key'], target.signingKeyFile);
+  const anchors = await loadAnchors(values.anchor);
   const store = openStore(target);
   try {
-    return report(io, await verifyAuditTrail(store, { publicKeys: keys, maxProblems }), target.dbPath);
+    return report(
+      io,
+      await verifyAuditTrail(store, { publicKeys: keys, maxProblems, anchors }),
+      target.dbPath,
+    );
   } finally {
     await store.close();
   }

@@ -1,8 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import pino from 'pino';
 import { runCli } from '../../../src/cli';
+import type { AuditCheckpoint } from '../../../src/audit/audit-checkpoint';
 import { generateSigningKey, loadAuditSigner } from '../../../src/audit/audit-signer';
-import { appendConcurrently, makeTempDir, openTestStore, testWriter } from './audit-test-kit';
+import {
+  appendConcurrently,
+  makeTempDir,
+  openTestStore,
+  testWriter,
+  truncateEventsAfter,
+} from './audit-test-kit';
 import { runAuditCli } from './cli-harness';
 
 describe('hvgate audit', () => {
@@ -118,5 +126,145 @@ describe('hvgate audit', () => {
       spy.mockRestore();
     }
     expect(out.join('')).toContain('hvgate audit verify');
+  });
+});
+
+describe('hvgate audit verify --anchor', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let pub: string;
+  let anchorLog: string;
+  let checkpoints: AuditCheckpoint[];
+
+  /** A trail of `n` events; its checkpoints go to a gateway-style pino log as main.ts writes them. */
+  async function writeTrail(name: string, n: number) {
+    const ts = openTestStore(tmp.dir, `${name}.db`);
+    const logFile = path.join(tmp.dir, `${name}.log`);
+    const logger = pino(pino.destination({ dest: logFile, sync: true }));
+    const logged: AuditCheckpoint[] = [];
+    logger.info({ port: 8443 }, 'listening');
+    const { writer } = testWriter(ts.store, {
+      signer: loadAuditSigner(path.join(tmp.dir, 'keys', 'audit-signing-key.pem')),
+      checkpointEvery: 4,
+      onCheckpoint: (checkpoint) => {
+        logged.push(checkpoint);
+        logger.info({ auditCheckpoint: checkpoint }, 'audit checkpoint');
+      },
+    });
+    await appendConcurrently(writer, n);
+    await writer.close();
+    logger.info('shutting down');
+    return { ts, logFile, logged };
+  }
+
+  beforeAll(async () => {
+    tmp = makeTempDir('hvgate-anchor-cli-');
+    pub = generateSigningKey(path.join(tmp.dir, 'keys')).publicKeyPath;
+    const trail = await writeTrail('pristine', 10);
+    trail.ts.close();
+    anchorLog = trail.logFile;
+    checkpoints = trail.logged;
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('the gateway log holds one audit checkpoint line per signed checkpoint', () => {
+    const lines = fs.readFileSync(anchorLog, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2 + checkpoints.length);
+    expect(JSON.parse(lines[1]!)).toMatchObject({
+      level: 30,
+      msg: 'audit checkpoint',
+      auditCheckpoint: checkpoints[0],
+    });
+  });
+
+  it('verifies the untouched trail against the log and reports how many anchors it checked', async () => {
+    const res = await runAuditCli([
+      'verify',
+      '--db',
+      path.join(tmp.dir, 'pristine.db'),
+      '--public-key',
+      pub,
+      '--anchor',
+      anchorLog,
+    ]);
+    expect(res).toMatchObject({ code: 0, stderr: '' });
+    expect(res.stdout).toContain(
+      '\nAnchors: 3 checked; highest verified anchor at seq 10\nVerification OK\n',
+    );
+  });
+
+  it('a tail deleted with its checkpoints verifies alone (by design) but fails against the anchors', async () => {
+    const { ts, logFile } = await writeTrail('cut', 10);
+    // SQLite has no append-only trigger (PostgreSQL's would be dropped first): the owner just deletes.
+    truncateEventsAfter(ts.db, 5);
+    ts.db.prepare('DELETE FROM audit_checkpoints WHERE seq > 5').run();
+    ts.close();
+    const dbPath = path.join(tmp.dir, 'cut.db');
+    const alone = await runAuditCli(['verify', '--db', dbPath, '--public-key', pub]);
+    expect(alone.code).toBe(0);
+    expect(alone.stdout).toContain('5 events (last seq 5), 1 checkpoints');
+    expect(alone.stdout).toContain('Verification OK');
+
+    const anchored = await runAuditCli(['verify', '--db', dbPath, '--public-key', pub, '--anchor', logFile]);
+    expect(anchored.code).toBe(1);
+    expect(anchored.stdout).toContain(
+      `seq 6\tINVALID: anchor-event-missing: events 6..10 are missing but 2 external anchors signed them (seq 10: ${logFile}:4); the trail was cut below the anchor\n`,
+    );
+    expect(anchored.stdout).toContain('Anchors: 3 checked; highest verified anchor at seq 4\n');
+    expect(anchored.stdout).toMatch(/Verification FAILED: 1 problem\n$/);
+  });
+
+  it('a forged anchor signature fails verification', async () => {
+    const forged = path.join(tmp.dir, 'forged.ndjson');
+    const cp = checkpoints[1]!;
+    const signature = `${cp.signature.startsWith('A') ? 'B' : 'A'}${cp.signature.slice(1)}`;
+    fs.writeFileSync(forged, `${JSON.stringify({ ...cp, signature })}\n`);
+    const res = await runAuditCli([
+      'verify',
+      '--db',
+      path.join(tmp.dir, 'pristine.db'),
+      '--public-key',
+      pub,
+      '--anchor',
+      anchorLog,
+      '--anchor',
+      forged,
+    ]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain(
+      `seq 8\tINVALID: anchor-bad-signature: anchor ${forged}:1: signature does not verify\n`,
+    );
+  });
+
+  it('checks an export against the anchors it covers', async () => {
+    const exported = await runAuditCli(['export', '--db', path.join(tmp.dir, 'pristine.db')]);
+    const file = path.join(tmp.dir, 'pristine.ndjson');
+    // Only events 1..4 and their checkpoint: the later anchors are outside this export.
+    const lines = exported.stdout.trim().split('\n');
+    const header = { ...JSON.parse(lines[0]!), toSeq: 4 };
+    fs.writeFileSync(file, `${[JSON.stringify(header), ...lines.slice(1, 6)].join('\n')}\n`);
+    const res = await runAuditCli(['verify', '--export', file, '--public-key', pub, '--anchor', anchorLog]);
+    expect(res.stdout).toContain('Anchors: 1 checked; highest verified anchor at seq 4\n');
+    expect(res.stdout).toContain('note: 2 anchors are outside the exported range and were not checked\n');
+    expect(res.code).toBe(0);
+  });
+
+  it('an anchor file without checkpoints, or a missing one, is an error rather than a pass', async () => {
+    const empty = path.join(tmp.dir, 'empty.log');
+    fs.writeFileSync(empty, '{"level":30,"msg":"listening"}\n');
+    const db = path.join(tmp.dir, 'pristine.db');
+    const none = await runAuditCli(['verify', '--db', db, '--public-key', pub, '--anchor', empty]);
+    expect(none).toMatchObject({ code: 1, stdout: '' });
+    expect(none.stderr).toContain(`no audit checkpoint found in anchor file ${empty}`);
+    const missing = await runAuditCli([
+      'verify',
+      '--db',
+      db,
+      '--public-key',
+      pub,
+      '--anchor',
+      path.join(tmp.dir, 'nope'),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('ENOENT');
   });
 });
