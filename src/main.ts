@@ -207,6 +207,9 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
       ...(pg ? { maxConflictRetries: HA_AUDIT_CONFLICT_RETRIES } : {}),
       ...(sink ? { sink } : {}),
       onSinkError: (err) => logger?.warn({ err: (err as Error)?.name }, 'audit stdout copy failed'),
+      // Each signed checkpoint also goes to the log: shipped out of the database owner's reach, it
+      // lets `hvgate audit verify --anchor` detect a tail cut together with its checkpoints.
+      onCheckpoint: (checkpoint) => logger?.info({ auditCheckpoint: checkpoint }, 'audit checkpoint'),
     });
 
     const authorizer = createAuthorizer({ inventory });

@@ -27,7 +27,11 @@ export interface JobRunContext {
 export interface AdmittedJob {
   readonly host: string;
   readonly admittedAt: number;
-  run<T>(work: (ctx: JobRunContext) => Promise<T>): Promise<T>;
+  /**
+   * `signal` (default: the admission request's) cancels the work once it runs. Passing it here
+   * rather than at admission lets a caller create it only for jobs that reach a slot.
+   */
+  run<T>(work: (ctx: JobRunContext) => Promise<T>, signal?: AbortSignal): Promise<T>;
   cancel(): Promise<void>;
 }
 
@@ -48,11 +52,7 @@ export interface FleetScheduler {
  * never wait on each other. Admission happens before both waits, so jobs waiting for their VM still count
  * against maxQueue and the queue deadline: the queue stays bounded and 429 comes at submission time.
  */
-export function createFleetScheduler(deps: {
-  slots: SlotCoordinator;
-  vmLocks: VmLockCoordinator;
-  breakers: CircuitBreakerRegistry;
-}): FleetScheduler {
+export function createFleetScheduler(deps: SchedulerDeps): FleetScheduler {
   return {
     async admit(request) {
       if (request.mutating && !request.vmId)
@@ -65,41 +65,68 @@ export function createFleetScheduler(deps: {
         ...(request.jobId !== undefined ? { jobId: request.jobId } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
-      let started = false;
-      return {
-        host: ticket.host,
-        admittedAt: ticket.admittedAt,
-        cancel: () => ticket.cancel(),
-        async run(work) {
-          if (started) throw new Error('an admitted job runs once');
-          started = true;
-          let vmLease: VmLockLease | undefined;
-          let slot: SlotLease | undefined;
-          try {
-            if (request.mutating) {
-              vmLease = await deps.vmLocks.acquire({
-                host: request.host,
-                vmId: request.vmId!,
-                holder: request.jobId ?? request.caller,
-                signal: ticket.signal,
-              });
-            }
-            // The circuit may have opened while this job waited; do not spend a slot finding out.
-            breaker.assertAvailable();
-            slot = await ticket.acquire();
-            const ctx: JobRunContext = {
-              queueWaitMs: slot.queueWaitMs,
-              vmWaitMs: vmLease?.waitedMs ?? 0,
-              signal: request.signal ?? new AbortController().signal,
-            };
-            return await breaker.execute(() => work(ctx), request.signal);
-          } finally {
-            if (slot) await slot.release();
-            else await ticket.cancel();
-            if (vmLease) await vmLease.release();
-          }
-        },
-      };
+      return new ScheduledJob(deps, request, ticket);
     },
   };
+}
+
+interface SchedulerDeps {
+  slots: SlotCoordinator;
+  vmLocks: VmLockCoordinator;
+  breakers: CircuitBreakerRegistry;
+}
+
+/** A class rather than an object of closures: thousands of these sit in a busy queue. */
+class ScheduledJob implements AdmittedJob {
+  private started = false;
+
+  constructor(
+    private readonly deps: SchedulerDeps,
+    private readonly request: FleetJobRequest,
+    private readonly ticket: SlotTicket,
+  ) {}
+
+  get host(): string {
+    return this.ticket.host;
+  }
+
+  get admittedAt(): number {
+    return this.ticket.admittedAt;
+  }
+
+  cancel(): Promise<void> {
+    return this.ticket.cancel();
+  }
+
+  async run<T>(work: (ctx: JobRunContext) => Promise<T>, runSignal?: AbortSignal): Promise<T> {
+    if (this.started) throw new Error('an admitted job runs once');
+    this.started = true;
+    const { deps, request, ticket } = this;
+    const breaker = deps.breakers.forHost(request.host);
+    let vmLease: VmLockLease | undefined;
+    let slot: SlotLease | undefined;
+    try {
+      if (request.mutating) {
+        vmLease = await deps.vmLocks.acquire({
+          host: request.host,
+          vmId: request.vmId!,
+          holder: request.jobId ?? request.caller,
+          signal: ticket.signal,
+        });
+      }
+      // The circuit may have opened while this job waited; do not spend a slot finding out.
+      breaker.assertAvailable();
+      slot = await ticket.acquire();
+      const ctx: JobRunContext = {
+        queueWaitMs: slot.queueWaitMs,
+        vmWaitMs: vmLease?.waitedMs ?? 0,
+        signal: runSignal ?? request.signal ?? new AbortController().signal,
+      };
+      return await breaker.execute(() => work(ctx), runSignal ?? request.signal);
+    } finally {
+      if (slot) await slot.release();
+      else await ticket.cancel();
+      if (vmLease) await vmLease.release();
+    }
+  }
 }

@@ -71,29 +71,94 @@ export interface HostLimiterOptions {
 
 type TicketState = 'admitted' | 'waiting' | 'running' | 'done';
 
-interface Ticket {
-  readonly host: HostState;
-  readonly caller: string;
-  readonly jobId: string | undefined;
-  readonly admittedAt: number;
-  readonly controller: AbortController;
-  state: TicketState;
-  timer: ClockTimer | undefined;
-  detach: (() => void) | undefined;
-  grant: ((lease: SlotLease) => void) | undefined;
-  reject: ((err: Error) => void) | undefined;
-  pending: Promise<SlotLease> | undefined;
-}
-
 interface HostState {
   readonly entry: HostEntry;
   running: number;
   /** Admitted tickets not yet running. */
   queued: number;
   /** Tickets waiting for a slot, per caller; Map insertion order is the round-robin order. */
-  readonly waiting: Map<string, Ticket[]>;
+  readonly waiting: Map<string, LimiterTicket[]>;
   readonly callers: Map<string, { running: number; queued: number }>;
   readonly rate: ServiceRateEstimator;
+  /**
+   * Admitted tickets in admission order, linked through the tickets. Every ticket of a host has the
+   * same queueTimeoutSec, so this is also deadline order and one timer per host covers all of them.
+   */
+  oldest: LimiterTicket | undefined;
+  newest: LimiterTicket | undefined;
+  deadlineTimer: ClockTimer | undefined;
+}
+
+/** What a ticket needs from its limiter; the ticket methods live on one prototype, not in closures. */
+interface LimiterCore {
+  readonly clock: Clock;
+  abandon(t: LimiterTicket, error: Error): void;
+  join(t: LimiterTicket): void;
+}
+
+/**
+ * One admitted job. Kept small because a busy host holds thousands of these: no timer, no
+ * AbortController unless someone reads `signal`, no closures (a listener object for the caller's
+ * signal, methods on the prototype).
+ */
+class LimiterTicket implements SlotTicket {
+  state: TicketState = 'admitted';
+  /** Why a ticket that never ran ended (deadline, cancel, caller abort). */
+  endedWith: Error | undefined = undefined;
+  controller: AbortController | undefined = undefined;
+  callerSignal: AbortSignal | undefined = undefined;
+  older: LimiterTicket | undefined = undefined;
+  newer: LimiterTicket | undefined = undefined;
+  grant: ((lease: SlotLease) => void) | undefined = undefined;
+  reject: ((err: Error) => void) | undefined = undefined;
+  pending: Promise<SlotLease> | undefined = undefined;
+
+  constructor(
+    readonly hostState: HostState,
+    readonly caller: string,
+    readonly jobId: string | undefined,
+    readonly admittedAt: number,
+    readonly core: LimiterCore,
+  ) {}
+
+  get host(): string {
+    return this.hostState.entry.name;
+  }
+
+  get deadline(): number {
+    return this.admittedAt + this.hostState.entry.queueTimeoutSec * 1000;
+  }
+
+  /** Made on first use: most tickets (reads) are never asked for it. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.endedWith) this.controller.abort(this.endedWith);
+    }
+    return this.controller.signal;
+  }
+
+  acquire(): Promise<SlotLease> {
+    this.pending ??= new Promise<SlotLease>((resolve, reject) => {
+      if (this.state === 'done') {
+        reject(this.endedWith ?? new QueueCancelledError(this.host));
+        return;
+      }
+      this.grant = resolve;
+      this.reject = reject;
+      this.core.join(this);
+    });
+    return this.pending;
+  }
+
+  async cancel(): Promise<void> {
+    this.core.abandon(this, new QueueCancelledError(this.host));
+  }
+
+  /** The caller's AbortSignal fired (EventListener object: no closure per ticket). */
+  handleEvent(): void {
+    this.core.abandon(this, new QueueCancelledError(this.host, this.callerSignal?.reason));
+  }
 }
 
 export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator {
@@ -113,6 +178,9 @@ export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator 
         rate: createServiceRateEstimator(
           options.initialServiceTimeMs !== undefined ? { initialMs: options.initialServiceTimeMs } : {},
         ),
+        oldest: undefined,
+        newest: undefined,
+        deadlineTimer: undefined,
       };
       hosts.set(name, state);
     }
@@ -137,10 +205,55 @@ export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator 
     return h.rate.retryAfterSec(h.queued, h.entry.maxConcurrent);
   }
 
+  function trackDeadline(t: LimiterTicket) {
+    const h = t.hostState;
+    t.older = h.newest;
+    if (h.newest) h.newest.newer = t;
+    else h.oldest = t;
+    h.newest = t;
+    if (!h.deadlineTimer) armDeadline(h);
+  }
+
+  function untrackDeadline(t: LimiterTicket) {
+    const h = t.hostState;
+    if (t.older) t.older.newer = t.newer;
+    else if (h.oldest === t) h.oldest = t.newer;
+    if (t.newer) t.newer.older = t.older;
+    else if (h.newest === t) h.newest = t.older;
+    t.older = undefined;
+    t.newer = undefined;
+    // An armed timer for a ticket that left early just fires once for nothing and re-arms; only an
+    // empty list stops it, so an idle host holds no timer.
+    if (!h.oldest && h.deadlineTimer) {
+      clock.clearTimeout(h.deadlineTimer);
+      h.deadlineTimer = undefined;
+    }
+  }
+
+  function armDeadline(h: HostState) {
+    const head = h.oldest;
+    if (!head) return;
+    h.deadlineTimer = clock.setTimeout(() => expire(h), Math.max(0, head.deadline - clock.now()));
+  }
+
+  /**
+   * Ends every ticket whose deadline passed. If the wall clock stepped back, a later ticket can be
+   * due before the head; it then ends when the head does, never earlier than its own deadline.
+   */
+  function expire(h: HostState) {
+    h.deadlineTimer = undefined;
+    const now = clock.now();
+    while (h.oldest && h.oldest.deadline <= now) {
+      const t = h.oldest;
+      abandon(t, new QueueTimeoutError(h.entry.name, now - t.admittedAt, retryAfter(h)));
+    }
+    if (!h.deadlineTimer) armDeadline(h);
+  }
+
   /** Ends a ticket that never ran (cancel, deadline, caller abort). */
-  function abandon(t: Ticket, error: Error) {
+  function abandon(t: LimiterTicket, error: Error) {
     if (t.state === 'running' || t.state === 'done') return;
-    const h = t.host;
+    const h = t.hostState;
     if (t.state === 'waiting') {
       const list = h.waiting.get(t.caller);
       if (list) {
@@ -150,23 +263,27 @@ export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator 
       }
     }
     t.state = 'done';
+    t.endedWith = error;
     h.queued -= 1;
     callerCounts(h, t.caller).queued -= 1;
     dropCallerIfIdle(h, t.caller);
     cleanup(t);
-    t.controller.abort(error);
+    t.controller?.abort(error);
     t.reject?.(error);
+    t.grant = undefined;
+    t.reject = undefined;
   }
 
-  function cleanup(t: Ticket) {
-    if (t.timer) clock.clearTimeout(t.timer);
-    t.timer = undefined;
-    t.detach?.();
-    t.detach = undefined;
+  function cleanup(t: LimiterTicket) {
+    untrackDeadline(t);
+    if (t.callerSignal) {
+      t.callerSignal.removeEventListener('abort', t);
+      t.callerSignal = undefined;
+    }
   }
 
-  function grant(t: Ticket) {
-    const h = t.host;
+  function grant(t: LimiterTicket) {
+    const h = t.hostState;
     t.state = 'running';
     h.queued -= 1;
     h.running += 1;
@@ -191,14 +308,17 @@ export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator 
         dispatch(h);
       },
     };
-    t.grant?.(lease);
+    const resolve = t.grant;
+    t.grant = undefined;
+    t.reject = undefined;
+    resolve?.(lease);
     return lease;
   }
 
   /** Fills free slots, taking one ticket from each caller in turn. */
   function dispatch(h: HostState) {
     while (h.running < h.entry.maxConcurrent && h.waiting.size > 0) {
-      const [caller, list] = h.waiting.entries().next().value as [string, Ticket[]];
+      const [caller, list] = h.waiting.entries().next().value as [string, LimiterTicket[]];
       const next = list.shift()!;
       h.waiting.delete(caller);
       if (list.length > 0) h.waiting.set(caller, list);
@@ -206,70 +326,37 @@ export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator 
     }
   }
 
+  /** Joining an empty queue with a free slot runs at once; otherwise the round-robin decides. */
+  function join(t: LimiterTicket) {
+    const h = t.hostState;
+    if (h.running < h.entry.maxConcurrent && h.waiting.size === 0) {
+      grant(t);
+      return;
+    }
+    t.state = 'waiting';
+    const list = h.waiting.get(t.caller);
+    if (list) list.push(t);
+    else h.waiting.set(t.caller, [t]);
+  }
+
+  const core: LimiterCore = { clock, abandon, join };
+
   function admitSync(request: SlotRequest): SlotTicket {
     const h = hostState(request.host);
     if (request.signal?.aborted) throw new QueueCancelledError(h.entry.name, request.signal.reason);
     if (h.running + h.queued >= h.entry.maxConcurrent + h.entry.maxQueue) {
       throw new HostBusyError(h.entry.name, retryAfter(h), h.queued);
     }
-    const t: Ticket = {
-      host: h,
-      caller: request.caller,
-      jobId: request.jobId,
-      admittedAt: clock.now(),
-      controller: new AbortController(),
-      state: 'admitted',
-      timer: undefined,
-      detach: undefined,
-      grant: undefined,
-      reject: undefined,
-      pending: undefined,
-    };
+    const t = new LimiterTicket(h, request.caller, request.jobId, clock.now(), core);
     h.queued += 1;
     callerCounts(h, t.caller).queued += 1;
-
     // The deadline covers the whole wait, VM turn included, so it starts at admission.
-    t.timer = clock.setTimeout(() => {
-      abandon(t, new QueueTimeoutError(h.entry.name, clock.now() - t.admittedAt, retryAfter(h)));
-    }, h.entry.queueTimeoutSec * 1000);
-    const callerSignal = request.signal;
-    if (callerSignal) {
-      const onAbort = () => abandon(t, new QueueCancelledError(h.entry.name, callerSignal.reason));
-      callerSignal.addEventListener('abort', onAbort, { once: true });
-      t.detach = () => callerSignal.removeEventListener('abort', onAbort);
+    trackDeadline(t);
+    if (request.signal) {
+      t.callerSignal = request.signal;
+      request.signal.addEventListener('abort', t, { once: true });
     }
-
-    return {
-      host: h.entry.name,
-      caller: t.caller,
-      jobId: t.jobId,
-      admittedAt: t.admittedAt,
-      signal: t.controller.signal,
-      acquire() {
-        if (t.pending) return t.pending;
-        t.pending = new Promise<SlotLease>((resolve, reject) => {
-          if (t.state === 'done') {
-            reject(toError(t.controller.signal.reason, h.entry.name));
-            return;
-          }
-          t.grant = resolve;
-          t.reject = reject;
-          // Joining an empty queue with a free slot runs at once; otherwise the round-robin decides.
-          if (h.running < h.entry.maxConcurrent && h.waiting.size === 0) {
-            grant(t);
-            return;
-          }
-          t.state = 'waiting';
-          const list = h.waiting.get(t.caller);
-          if (list) list.push(t);
-          else h.waiting.set(t.caller, [t]);
-        });
-        return t.pending;
-      },
-      async cancel() {
-        abandon(t, new QueueCancelledError(h.entry.name));
-      },
-    };
+    return t;
   }
 
   function snapshotOf(h: HostState): HostSlotSnapshot {
@@ -301,8 +388,4 @@ export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator 
       return snapshotOf(hostState(host));
     },
   };
-}
-
-function toError(reason: unknown, host: string): Error {
-  return reason instanceof Error ? reason : new QueueCancelledError(host, reason);
 }

@@ -3,8 +3,7 @@
 // listening connection and pokes its local waiters on that topic. Notifications are only a
 // latency optimisation: waiters also re-check on a poll interval, so a lost notification (or a
 // slot freed by the lease reaper of another replica) delays a grant by at most one poll.
-import { Client } from 'pg';
-import type { PoolClient } from 'pg';
+import type { Client, PoolClient } from 'pg';
 import type { PostgresPool } from '../store/postgres-pool';
 
 export const FLEET_CHANNEL = 'hvgate_fleet';
@@ -44,7 +43,9 @@ export function createPgFleetSignal(options: PgFleetSignalOptions): PgFleetSigna
     const schemaRow = await pool.query<{ s: string }>('SELECT current_schema() AS s');
     schema = schemaRow.rows[0]?.s ?? 'public';
     // Pool options carry the connection string and search_path settings of this replica.
-    const client = new Client(pool.options);
+    // Required here so the SQLite gateway, which never builds a signal, does not load pg.
+    const { Client: PgClient } = require('pg') as typeof import('pg');
+    const client = new PgClient(pool.options);
     client.on('error', () => {
       // The listening connection dropped: fall back to polling and reconnect on the next tick.
       if (listener === client) listener = null;

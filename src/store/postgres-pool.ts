@@ -1,7 +1,7 @@
 // Connection pool for the PostgreSQL (HA) store. Every replica opens one pool; the stores and the
 // fleet coordinator share it. An optional schema pins search_path on every connection so tests
 // (and operators sharing a database) keep hvgate's tables apart.
-import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
 
 export type PostgresPool = Pool;
 export type PostgresClient = PoolClient;
@@ -47,7 +47,9 @@ export function createPostgresPool(options: PostgresPoolOptions): PostgresPool {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     ...(settings.length > 0 ? { options: settings.join(' ') } : {}),
   };
-  const pool = new Pool(config);
+  // Required here, not at the top: the SQLite gateway loads this module but never opens a pool.
+  const { Pool: PgPool } = require('pg') as typeof import('pg');
+  const pool = new PgPool(config);
   // An idle client losing its connection (database restart, failover) must not crash the process;
   // the next checkout simply opens a new one.
   pool.on('error', () => undefined);

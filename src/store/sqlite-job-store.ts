@@ -107,14 +107,17 @@ export function createSqliteJobStore(db: SqliteDatabase): JobStore {
   });
 
   return {
+    // IMMEDIATE: the audit store commits through another connection to the same file; a deferred
+    // transaction that read first and then found the file changed could not upgrade to a writer
+    // (SQLITE_BUSY without retry). Taking the write lock up front waits (busy_timeout) instead.
     async create(job, idem) {
-      return create(job, idem);
+      return create.immediate(job, idem);
     },
     async get(id) {
       return parse(getJob.get(id) as JobRow | undefined);
     },
     async update(id, patch, fromStates) {
-      return update(id, patch, fromStates);
+      return update.immediate(id, patch, fromStates);
     },
     async list(filter: JobListFilter) {
       const where = ['owner = ?'];

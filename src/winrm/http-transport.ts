@@ -33,8 +33,16 @@ interface NtlmCodec {
 interface UsernameParser {
   parseUsername(username: string): { user: string; domain: string };
 }
-const ntlm = require('winrm-client/dist/src/utils/ntlm') as NtlmCodec;
-const { parseUsername } = require('winrm-client/dist/src/utils/auth') as UsernameParser;
+// Loaded on the first NTLM handshake: the codec pulls in ntlm-client and the whole `request`
+// library (~5 MB of heap), which a gateway on Basic or HTTPS-only hosts never needs.
+let ntlmModules: { ntlm: NtlmCodec; parseUsername: UsernameParser['parseUsername'] } | undefined;
+function ntlmCodec() {
+  ntlmModules ??= {
+    ntlm: require('winrm-client/dist/src/utils/ntlm') as NtlmCodec,
+    parseUsername: (require('winrm-client/dist/src/utils/auth') as UsernameParser).parseUsername,
+  };
+  return ntlmModules;
+}
 
 export interface HttpTransportOptions {
   /** Upper bound of parallel connections to this host. */
@@ -308,6 +316,7 @@ export function createHttpTransport(
   }
 
   async function ntlmHandshake(c: NtlmConnection, request: TransportRequest): Promise<RawResponse> {
+    const { ntlm, parseUsername } = ntlmCodec();
     const { user, domain } = parseUsername(conn.username);
     const type1 = ntlm.createType1Message('', domain).replace(/^NTLM\s+/, '');
     const challenge = await sendOnce(c.agent, '', `Negotiate ${type1}`, request);

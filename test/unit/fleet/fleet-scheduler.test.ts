@@ -182,3 +182,11 @@ it('refuses mutating work without a VM id', async () => {
     /needs a vmId/,
   );
 });
+
+it('run() takes the signal for the work when admission had none', async () => {
+  const { scheduler } = setup([{ name: 'hv-01', address: 'a', maxConcurrent: 1 }]);
+  const job = await scheduler.admit({ host: 'hv-01', caller: 'a', mutating: false });
+  const controller = new AbortController();
+  const seen = await job.run(async (ctx) => ctx.signal, controller.signal);
+  expect(seen).toBe(controller.signal);
+});

@@ -145,6 +145,50 @@ describe('queue deadline', () => {
   });
 });
 
+describe('one deadline timer per host', () => {
+  it('each queued ticket still times out at its own deadline, also after an earlier one left', async () => {
+    const { limiter, clock } = limiterFor(
+      { maxConcurrent: 1, maxQueue: 10, queueTimeoutSec: 10 },
+      { manual: true },
+    );
+    const first = await limiter.acquire({ host: 'hv-01', caller: 'a' });
+    const early = await limiter.admit({ host: 'hv-01', caller: 'b' });
+    const earlyWait = track(early.acquire());
+    clock.advance(3000);
+    const middle = track(limiter.acquire({ host: 'hv-01', caller: 'c' }));
+    clock.advance(3000);
+    const late = track(limiter.acquire({ host: 'hv-01', caller: 'd' }));
+    expect(clock.pendingTimers()).toBe(1);
+    // The head leaves before its deadline; the timer armed for it must not end the others early.
+    await early.cancel();
+    await flush();
+    expect(earlyWait.error).toBeInstanceOf(QueueCancelledError);
+    clock.advance(6999); // t = 12.999 s: middle is due at 13 s, late at 16 s
+    await flush();
+    expect(middle.settled).toBe(false);
+    clock.advance(1);
+    await flush();
+    expect(middle.error).toMatchObject({ waitedMs: 10_000 });
+    expect(late.settled).toBe(false);
+    clock.advance(3000);
+    await flush();
+    expect(late.error).toBeInstanceOf(QueueTimeoutError);
+    expect(clock.pendingTimers()).toBe(0);
+    expect(await limiter.hostSnapshot('hv-01')).toMatchObject({ running: 1, queued: 0 });
+    await first.release();
+  });
+
+  it('a signal read after the ticket ended is already aborted with the reason', async () => {
+    const { limiter } = limiterFor({ maxConcurrent: 1 });
+    await limiter.acquire({ host: 'hv-01', caller: 'a' });
+    const ticket = await limiter.admit({ host: 'hv-01', caller: 'b' });
+    await ticket.cancel();
+    expect(ticket.signal.aborted).toBe(true);
+    expect(ticket.signal.reason).toBeInstanceOf(QueueCancelledError);
+    expect(await limiter.hostSnapshot('hv-01')).toMatchObject({ queued: 0 });
+  });
+});
+
 describe('cancellation', () => {
   it('an aborted queued entry leaves the queue; the next caller gets the slot', async () => {
     const { limiter } = limiterFor({ maxConcurrent: 1 });
