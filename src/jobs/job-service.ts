@@ -13,7 +13,7 @@ import { HvgError } from '../errors/hvg-error';
 import { isGuid } from '../operations/operation-helpers';
 import { systemClock, type Clock } from '../fleet/clock';
 import type { CircuitBreakerRegistry } from '../fleet/circuit-breaker';
-import type { AdmittedJob, FleetScheduler, JobRunContext } from '../fleet/fleet-scheduler';
+import type { AdmittedJob, FleetScheduler } from '../fleet/fleet-scheduler';
 import { HostUnavailableError, UnknownHostError } from '../fleet/fleet-errors';
 import type { DryRunReport, OperationRunner, ResolvedTarget } from '../operations/operation-runner';
 import type { OperationSpec } from '../operations/operation-spec';
@@ -105,13 +105,26 @@ export interface JobService {
   activeCount(): { queued: number; running: number };
 }
 
+/**
+ * What this process keeps of a job it has taken on. Small on purpose: a busy gateway holds
+ * thousands of queued jobs, so the record itself stays in the store until the job gets its slot.
+ */
 interface ActiveJob {
-  controller: AbortController;
   phase: 'queued' | 'running';
   /** Set by shutdown: a queued job is given back to the store, not cancelled. */
   stopping: boolean;
+  /** Set by DELETE /v1/jobs/{id} while the job is being admitted. */
+  cancelled: boolean;
   admitted?: AdmittedJob;
+  /** Created when the job starts running: cancels its work on a forced shutdown. */
+  controller?: AbortController;
   done: Promise<void>;
+}
+
+/** The job's place in the host queue, without the record (re-read from the store when it runs). */
+interface QueuedJob {
+  id: string;
+  target: ResolvedTarget;
 }
 
 /** Carries a failure whose outcome is already recorded out of the slot (the breaker reads `cause`). */
@@ -276,17 +289,15 @@ export function createJobService(options: JobServiceOptions): JobService {
     // Kept in memory until the job starts; the `running` update persists them with the state.
     job.vmId = target.vmId ?? null;
     job.vmName = target.vmName ?? null;
+    let admitted: AdmittedJob;
     try {
-      const admitted = await scheduler.admit({
+      admitted = await scheduler.admit({
         host: job.host,
         caller: job.owner,
         mutating: spec.mutates && spec.target === 'vm',
         ...(target.vmId !== undefined ? { vmId: target.vmId } : {}),
         jobId: job.id,
-        signal: ctl.controller.signal,
       });
-      ctl.admitted = admitted;
-      return admitted;
     } catch (err) {
       // A job caught by shutdown while being admitted stays queued for the next start.
       if (ctl.stopping) throw shuttingDown();
@@ -294,24 +305,35 @@ export function createJobService(options: JobServiceOptions): JobService {
       options.observer?.refused?.({ code: e.code, host: job.host, operation: job.operation });
       throw e;
     }
+    ctl.admitted = admitted;
+    // Cancelled or caught by shutdown while it was being admitted: give the place up at once.
+    if (ctl.cancelled || ctl.stopping) await admitted.cancel();
+    return admitted;
   }
 
   async function run(
-    job: JobRecord,
+    queued: QueuedJob,
     spec: OperationSpec,
     ctl: ActiveJob,
     admitted: AdmittedJob,
   ): Promise<void> {
-    const target: ResolvedTarget = {
-      hostName: job.host,
-      ...(job.vmId !== null ? { vmId: job.vmId } : {}),
-      ...(job.vmName !== null ? { vmName: job.vmName } : {}),
+    const target = queued.target;
+    // Read back from the store once the job leaves the queue; until then only `queued` is held.
+    let job: JobRecord | null = null;
+    const load = async (): Promise<JobRecord | null> => {
+      if (job) return job;
+      const stored = await store.get(queued.id);
+      if (stored) {
+        stored.vmId = target.vmId ?? null;
+        stored.vmName = target.vmName ?? null;
+      }
+      return (job = stored);
     };
     let queueWaitMs: number | null = null;
     let startedAt: number | null = null;
     const elapsed = (): number | null => (startedAt === null ? null : clock.now() - startedAt);
     /** The outcome of a job that started here and did not succeed. */
-    const settle = async (err: unknown): Promise<void> => {
+    const settle = async (job: JobRecord, err: unknown): Promise<void> => {
       const durationMs = elapsed();
       if (ctl.stopping) {
         await finish(
@@ -336,6 +358,9 @@ export function createJobService(options: JobServiceOptions): JobService {
     try {
       await admitted.run(async (ctx) => {
         if (ctl.stopping) throw new ShutdownRequeue();
+        const job = await load();
+        // Gone from the store: nothing of it is this replica's to run.
+        if (!job) throw new TakenElsewhere();
         startedAt = clock.now();
         queueWaitMs = ctx.queueWaitMs;
         const moved = await store.update(
@@ -351,13 +376,14 @@ export function createJobService(options: JobServiceOptions): JobService {
           throw new TakenElsewhere();
         }
         ctl.phase = 'running';
+        const controller = (ctl.controller = new AbortController());
         // The outcome is recorded while the job still holds its slot and VM turn, so the trail
         // never shows more jobs running on a host, or on a VM, than the limits allow.
         let done;
         try {
-          done = await prepareAndExecute(job, spec, target, ctx);
+          done = await prepareAndExecute(job, spec, target, ctx.queueWaitMs, controller.signal);
         } catch (err) {
-          await settle(err);
+          await settle(job, err);
           throw new Settled(err);
         }
         await finish(
@@ -380,15 +406,17 @@ export function createJobService(options: JobServiceOptions): JobService {
     } catch (err) {
       if (err instanceof Settled) return;
       if (err instanceof TakenElsewhere) {
-        log?.warn({ jobId: job.id }, 'job was adopted by another replica before it started here');
+        log?.warn({ jobId: queued.id }, 'job was adopted by another replica before it started here');
         return;
       }
       if (ctl.stopping && ctl.phase === 'queued') return;
-      if (ctl.phase === 'running') return settle(err);
+      const loaded = await load();
+      if (!loaded) return;
+      if (ctl.phase === 'running') return settle(loaded, err);
       const e = toHvgError(err);
       const stage = e.code === 'HVG_ERR_CANCELLED' ? 'cancelled' : 'failed';
       // A job still queued here may be running on another replica by now: only touch it if queued.
-      await failJob(job, e, stage, ['queued'], { queueWaitMs, durationMs: elapsed() });
+      await failJob(loaded, e, stage, ['queued'], { queueWaitMs, durationMs: elapsed() });
     }
   }
 
@@ -396,7 +424,8 @@ export function createJobService(options: JobServiceOptions): JobService {
     job: JobRecord,
     spec: OperationSpec,
     target: ResolvedTarget,
-    ctx: JobRunContext,
+    queueWaitMs: number,
+    signal: AbortSignal,
   ) {
     const prepared = await runner.prepare(spec, target, job.input, {
       jobId: job.id,
@@ -408,13 +437,13 @@ export function createJobService(options: JobServiceOptions): JobService {
     // Durable before any byte of a change goes to the host; if this throws, nothing is sent
     // (fail closed). A read is answered only once its outcome record is durable instead.
     const started = audit.append(
-      jobAuditEvent('started', job, { params: prepared.params, spec, script, queueWaitMs: ctx.queueWaitMs }),
+      jobAuditEvent('started', job, { params: prepared.params, spec, script, queueWaitMs }),
     );
     if (spec.mutates) await started;
     else started.catch((err: unknown) => readAuditFailed(job, 'started', err));
     const outcome = await runner.execute(prepared, {
       deadline: clock.now() + timeoutFor(spec),
-      signal: ctx.signal,
+      signal,
       onProgress: (p) => {
         void store.update(job.id, { progress: { percent: p.percent, text: p.text } }, ['running']);
       },
@@ -423,24 +452,26 @@ export function createJobService(options: JobServiceOptions): JobService {
   }
 
   function launch(job: JobRecord, spec: OperationSpec): { ctl: ActiveJob; admitted: Promise<void> } {
-    const controller = new AbortController();
+    const id = job.id;
     let resolveDone!: () => void;
     const ctl: ActiveJob = {
-      controller,
       phase: 'queued',
       stopping: false,
+      cancelled: false,
       done: new Promise<void>((r) => (resolveDone = r)),
     };
-    active.set(job.id, ctl);
+    active.set(id, ctl);
     const cleanup = () => {
-      active.delete(job.id);
+      active.delete(id);
       resolveDone();
-      notify(job.id);
+      notify(id);
     };
     const admitted = admit(job, spec, ctl).then(
       (adm) => {
-        void run(job, spec, ctl, adm)
-          .catch((err: unknown) => log?.error({ jobId: job.id, err: errName(err) }, 'job runner crashed'))
+        // From here on only the id and the resolved target stay in memory while the job queues.
+        const queued: QueuedJob = { id, target: targetOf(job) };
+        void run(queued, spec, ctl, adm)
+          .catch((err: unknown) => log?.error({ jobId: id, err: errName(err) }, 'job runner crashed'))
           .finally(cleanup);
       },
       (err: unknown) => {
@@ -741,7 +772,10 @@ export function createJobService(options: JobServiceOptions): JobService {
         });
       }
       // The scheduler gives the queue place up; the runner sees the state change and stops.
-      ctl?.controller.abort(new HvgError('HVG_ERR_CANCELLED', { detail: 'cancelled by the caller' }));
+      if (ctl) {
+        ctl.cancelled = true;
+        void ctl.admitted?.cancel();
+      }
       await auditRefusal(
         jobAuditEvent('cancelled', job, {
           httpStatus: 200,
@@ -771,7 +805,7 @@ export function createJobService(options: JobServiceOptions): JobService {
       for (const ctl of active.values()) {
         if (ctl.phase === 'queued') {
           ctl.stopping = true;
-          ctl.controller.abort(new ShutdownRequeue());
+          void ctl.admitted?.cancel();
         }
       }
       const all = Promise.all([...active.values()].map((c) => c.done));
@@ -782,7 +816,8 @@ export function createJobService(options: JobServiceOptions): JobService {
       if (timedOut) {
         for (const ctl of active.values()) {
           ctl.stopping = true;
-          ctl.controller.abort(new ShutdownRequeue());
+          void ctl.admitted?.cancel();
+          ctl.controller?.abort(new ShutdownRequeue());
         }
         await Promise.race([all, new Promise((r) => setTimeout(r, 2000).unref())]);
       }
@@ -797,6 +832,14 @@ export function createJobService(options: JobServiceOptions): JobService {
       }
       return { queued, running };
     },
+  };
+}
+
+function targetOf(job: JobRecord): ResolvedTarget {
+  return {
+    hostName: job.host,
+    ...(job.vmId !== null ? { vmId: job.vmId } : {}),
+    ...(job.vmName !== null ? { vmName: job.vmName } : {}),
   };
 }
 
