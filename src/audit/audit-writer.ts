@@ -61,6 +61,12 @@ export interface AuditWriterOptions {
   /** Upper bound of events per transaction. Default 1000. */
   readonly maxBatchSize?: number;
   /**
+   * While appends arrive concurrently (the last group had more than one event), wait this long for
+   * more before committing, so a busy gateway pays one disk sync per larger group. A lone caller
+   * never waits. Default 2 ms; 0 = commit on the next turn of the event loop.
+   */
+  readonly groupWindowMs?: number;
+  /**
    * Re-seals after another writer moved the head (replicas sharing one PostgreSQL chain). Default 3;
    * the HA store raises it, since with several busy replicas most groups lose the race once.
    */
@@ -110,6 +116,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const checkpointEvery = Math.max(1, Math.floor(options.checkpointEvery ?? 1000));
   const intervalMs = options.checkpointIntervalMs ?? 60_000;
   const maxBatch = Math.max(1, Math.floor(options.maxBatchSize ?? 1000));
+  const groupWindowMs = Math.max(0, options.groupWindowMs ?? 2);
+  let lastGroupSize = 0;
   const service = options.service ?? { version: 'unknown', instance: 'unknown' };
   const newEventId = options.newEventId ?? randomUUID;
   const maxConflictRetries = Math.max(0, Math.floor(options.maxConflictRetries ?? MAX_CONFLICT_RETRIES));
@@ -242,6 +250,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   async function drain(): Promise<void> {
     while (queue.length > 0 || checkpointRequested) {
       const batch = queue.splice(0, maxBatch);
+      lastGroupSize = batch.length;
       // A requested checkpoint rides on the last group so it covers everything queued before it.
       const withCheckpoint = checkpointRequested && queue.length === 0;
       const waiters = withCheckpoint ? checkpointWaiters : [];
@@ -267,8 +276,13 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
 
   function schedule(): void {
     if (draining) return;
-    // setImmediate lets every append made in this turn of the event loop join the same group.
-    draining = new Promise<void>((resolve) => setImmediate(resolve)).then(drain).finally(() => {
+    // setImmediate lets every append made in this turn of the event loop join the same group; under
+    // concurrent load a short window gathers the appends of the next few turns as well.
+    const wait =
+      groupWindowMs > 0 && lastGroupSize > 1
+        ? (resolve: () => void) => setTimeout(resolve, groupWindowMs)
+        : (resolve: () => void) => setImmediate(resolve);
+    draining = new Promise<void>(wait).then(drain).finally(() => {
       draining = null;
       if (queue.length > 0 || checkpointRequested) schedule();
     });

@@ -128,15 +128,27 @@ export function extractParamsBlob(scriptText: string): string | undefined {
   return BLOB_LOCATOR.exec(afterHeader)?.[1];
 }
 
+/** Templates already checked, with their hash: a frozen template cannot change after the check. */
+const checkedTemplates = new WeakMap<ScriptTemplate, string>();
+
+function checkedTemplateSha256(template: ScriptTemplate): string {
+  const known = template ? checkedTemplates.get(template) : undefined;
+  if (known !== undefined) return known;
+  assertOpId(template?.opId);
+  assertVersion(template.version);
+  assertTemplateBody(template.body);
+  const sha = templateSha256(template);
+  if (Object.isFrozen(template)) checkedTemplates.set(template, sha);
+  return sha;
+}
+
 export function renderScript(
   template: ScriptTemplate,
   params: Record<string, unknown>,
   meta?: ScriptMeta,
   options: { maxParamsBytes?: number } = {},
 ): RenderedScript {
-  assertOpId(template?.opId);
-  assertVersion(template.version);
-  assertTemplateBody(template.body);
+  const templateSha = checkedTemplateSha256(template);
   const blob = encodeParamsBlob(params, meta, options.maxParamsBytes);
   if (!BLOB_PATTERN.test(blob))
     throw new ScriptRenderError('INVALID_PARAMS', 'blob escaped the base64 alphabet');
@@ -149,7 +161,7 @@ export function renderScript(
     scriptId: `${template.opId}@${template.version}`,
     text,
     sha256: createHash('sha256').update(text, 'utf8').digest('hex'),
-    templateSha256: templateSha256(template),
+    templateSha256: templateSha,
     blob,
   };
 }

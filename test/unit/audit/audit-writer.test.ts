@@ -52,6 +52,25 @@ describe('audit writer', () => {
     await writer.close();
   });
 
+  it('under concurrent load, appends arriving over the next few turns join one group; a lone caller never waits', async () => {
+    const { writer } = testWriter(ts.store, { groupWindowMs: 40 });
+    const tx = () => ts.store.stats().transactions;
+    // Concurrent: two at once make a group of two, so the next group waits for its window.
+    await Promise.all([writer.append(sampleInput(0)), writer.append(sampleInput(1))]);
+    const before = tx();
+    const spread = Array.from({ length: 5 }, (_, i) =>
+      new Promise((resolve) => setTimeout(resolve, i * 3)).then(() => writer.append(sampleInput(10 + i))),
+    );
+    await Promise.all(spread);
+    expect(tx() - before).toBe(1);
+    // Sequential: groups of one, each committed on the next turn, no window.
+    const started = Date.now();
+    await appendSequentially(writer, 5);
+    await appendSequentially(writer, 5);
+    expect(Date.now() - started).toBeLessThan(40 * 4);
+    await writer.close();
+  });
+
   it('group-commits 500 concurrent appends in far fewer transactions and keeps a valid chain', async () => {
     const { writer } = testWriter(ts.store, { checkpointEvery: 100 });
     const before = ts.store.stats().transactions;
