@@ -93,28 +93,12 @@ async function gatewayBurst(gw: InProcessGateway, token: string, changes: Change
     })),
   });
   const cpu0 = process.cpuUsage();
-  const driven = await new Promise<{
+  const driven = await runJsonChild<{
     ids: string[];
     outcomes: Record<string, number>;
     submittedMs: number;
     t0: number;
-  }>((resolve, reject) => {
-    const child = spawn(process.execPath, [path.resolve(__dirname, 'burst-driver.js')], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`burst driver exited ${code}: ${err}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()!));
-    });
-    child.stdin.end(input);
-  });
+  }>('burst driver', process.execPath, [path.resolve(__dirname, 'burst-driver.js')], input, RUN_TIMEOUT_MS);
   const { ids, outcomes, t0 } = driven;
   const bump = (k: string): void => {
     outcomes[k] = (outcomes[k] ?? 0) + 1;
@@ -170,23 +154,40 @@ function naivePool(sim: SimChild, changes: Change[]) {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' };
   for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'])
     delete env[k];
-  return new Promise<{ makespanSec: number; ok: number; failed: number; skipped: number; errors: unknown }>(
-    (resolve, reject) => {
-      const py = spawn(PYTHON, [path.resolve(__dirname, '../../bench/naive-pywinrm-pool.py')], { env });
-      let out = '';
-      let err = '';
-      py.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      py.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-      const timer = setTimeout(() => py.kill('SIGKILL'), RUN_TIMEOUT_MS + 30_000);
-      py.on('error', reject);
-      py.on('close', (code) => {
-        clearTimeout(timer);
-        if (code !== 0) return reject(new Error(`naive pool exited ${code}: ${err}`));
-        resolve(JSON.parse(out.trim().split('\n').pop()!));
-      });
-      py.stdin.end(input);
-    },
+  return runJsonChild<{ makespanSec: number; ok: number; failed: number; skipped: number; errors: unknown }>(
+    'naive pool',
+    PYTHON,
+    [path.resolve(__dirname, '../../bench/naive-pywinrm-pool.py')],
+    input,
+    RUN_TIMEOUT_MS + 30_000,
+    env,
   );
+}
+
+/** Runs a child that reads one JSON document on stdin and ends its output with one JSON line. */
+function runJsonChild<T>(
+  label: string,
+  command: string,
+  args: string[],
+  input: string,
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`${label} exited ${code}: ${err}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
+    });
+    child.stdin.end(input);
+  });
 }
 
 async function main(): Promise<void> {
