@@ -29,7 +29,11 @@ const envelopeSchema = z.union([
 ]);
 
 const PROGRESS_LINE = /^HVGATE-PROGRESS:(0|[1-9][0-9]{0,2}) (.*)$/s;
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Canonical base64: whole quads, padding only at the end. Checked as length plus one character
+// class, which matches exactly what the quad-grouping pattern matches at a fraction of its cost
+// on the long result lines of facts reads.
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+const isStrictBase64 = (s: string): boolean => s.length % 4 === 0 && BASE64_CHARS.test(s);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Splits console output into lines: BOM dropped, CRLF or LF endings, trailing empty line ignored. */
@@ -50,7 +54,7 @@ export function parseProgressLine(line: string): ScriptProgress | undefined {
 }
 
 export function decodeResultPayload(payload: string): ResultEnvelope {
-  if (payload.length === 0 || !STRICT_BASE64.test(payload)) {
+  if (payload.length === 0 || !isStrictBase64(payload)) {
     throw new ProtocolError('HVGATE-RESULT payload is not base64');
   }
   let json: unknown;
