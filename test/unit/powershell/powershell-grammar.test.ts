@@ -2,7 +2,12 @@
 import fc from 'fast-check';
 import { LOADER_SCRIPT } from '../../../src/powershell/command-line';
 import { renderScript } from '../../../src/powershell/script-render';
-import { defineScriptTemplate, templateText } from '../../../src/powershell/script-template';
+import {
+  SCRIPT_EPILOGUE,
+  defineScriptTemplate,
+  scriptPrologue,
+  templateText,
+} from '../../../src/powershell/script-template';
 import { powershellSyntaxProblems } from '../../helpers/powershell-grammar';
 import { SAMPLE_TEMPLATES } from './sample-templates';
 
@@ -19,6 +24,18 @@ describe('PowerShell grammar check', () => {
       expect(powershellSyntaxProblems(templateText(t))).toEqual([]);
     },
   );
+
+  it('every prologue variant (only the helpers a core calls) parses cleanly', () => {
+    for (const core of [
+      '$result = 1',
+      'ConvertTo-HvgateGuid',
+      'Write-HvgateProgress',
+      'Stop-HvgateOperation',
+    ]) {
+      const text = `${scriptPrologue(core)}\n${core}\n${SCRIPT_EPILOGUE}\n`;
+      expect(powershellSyntaxProblems(text)).toEqual([]);
+    }
+  });
 
   it('the stdin loader parses cleanly', () => {
     expect(powershellSyntaxProblems(LOADER_SCRIPT)).toEqual([]);
