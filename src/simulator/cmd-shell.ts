@@ -40,7 +40,7 @@ export function createCmdProgram(
   return async (ctx) => {
     const io: Io = { ctx, write: (stream, text) => ctx.write(stream, text) };
     if (opts.skipCmdShell) {
-      const first = tokenize(commandLine)[0];
+      const first = readTokens(commandLine, 1)[0];
       const exe = first ? basename(first.value) : '';
       const rest = first ? commandLine.slice(first.end) : '';
       return runProgramByName(exe, rest, io, deps);
@@ -60,34 +60,49 @@ export function createCmdProgram(
 
 type Op = '&&' | '||' | '&';
 
+const QUOTE = 0x22;
+const CARET = 0x5e;
+const AMP = 0x26;
+const PIPE = 0x7c;
+const GT = 0x3e;
+
 /** Splits a line on the unquoted, unescaped operators && || &. */
 export function splitOperators(line: string): Array<{ op: Op | null; text: string }> {
+  // Command lines run to 8 KB (-EncodedCommand): text is copied in runs between the characters
+  // that change it (a caret escape, an operator), not one character at a time.
   const parts: Array<{ op: Op | null; text: string }> = [];
   let current = '';
+  let runStart = 0;
+  /** Last character of current + the pending run, -1 when both are empty. */
+  let last = -1;
   let pendingOp: Op | null = null;
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
-    const c = line[i] as string;
-    if (c === '"') quoted = !quoted;
-    if (!quoted && c === '^' && i + 1 < line.length) {
-      current += line[i + 1];
+    const c = line.charCodeAt(i);
+    if (c === QUOTE) quoted = !quoted;
+    if (!quoted && c === CARET && i + 1 < line.length) {
+      current += line.slice(runStart, i) + line[i + 1];
+      last = line.charCodeAt(i + 1);
       i++;
+      runStart = i + 1;
       continue;
     }
     // "&" right after ">" is part of a handle redirection (>&2, 2>&1), not an operator.
-    const redirect = c === '&' && current.endsWith('>');
-    if (!quoted && !redirect && (c === '&' || (c === '|' && line[i + 1] === '|'))) {
+    const redirect = c === AMP && last === GT;
+    if (!quoted && !redirect && (c === AMP || (c === PIPE && line.charCodeAt(i + 1) === PIPE))) {
       const two = line.slice(i, i + 2);
       const op: Op = two === '&&' ? '&&' : two === '||' ? '||' : '&';
-      parts.push({ op: pendingOp, text: current });
+      parts.push({ op: pendingOp, text: current + line.slice(runStart, i) });
       pendingOp = op;
       current = '';
+      last = -1;
       i += op.length - 1;
+      runStart = i + 1;
       continue;
     }
-    current += c;
+    last = c;
   }
-  parts.push({ op: pendingOp, text: current });
+  parts.push({ op: pendingOp, text: current + line.slice(runStart) });
   return parts;
 }
 
@@ -140,7 +155,7 @@ async function runSimple(
   const echo = /^echo(?=$|[\s.:;,=(/\\+[\]])/i.exec(text);
   if (echo) return builtinEcho(text.slice(4), io);
 
-  const first = tokenize(text)[0];
+  const first = readTokens(text, 1)[0];
   if (!first) return errorLevel;
   const rest = text.slice(first.end);
   const name = first.value.toLowerCase();
@@ -391,20 +406,46 @@ export interface Token {
 
 /** Splits on whitespace; double quotes group (and are removed), as the C runtime does for argv. */
 export function tokenize(text: string): Token[] {
+  return readTokens(text, Infinity);
+}
+
+/** JavaScript's \s for one UTF-16 code unit. */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** The first `max` tokens; a token's value is copied in runs between quotes. */
+function readTokens(text: string, max: number): Token[] {
   const tokens: Token[] = [];
   let i = 0;
-  while (i < text.length) {
-    while (i < text.length && /\s/.test(text[i] as string)) i++;
+  while (i < text.length && tokens.length < max) {
+    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
     if (i >= text.length) break;
     const start = i;
     let value = '';
+    let runStart = i;
     let quoted = false;
-    while (i < text.length && (quoted || !/\s/.test(text[i] as string))) {
-      const c = text[i] as string;
-      if (c === '"') quoted = !quoted;
-      else value += c;
-      i++;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) {
+        value += text.slice(runStart, i);
+        runStart = i + 1;
+        quoted = !quoted;
+      } else if (!quoted && isSpace(c)) break;
     }
+    value += text.slice(runStart, i);
     tokens.push({ value, start, end: i });
   }
   return tokens;

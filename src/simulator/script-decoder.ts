@@ -1,12 +1,15 @@
 // Reads hvgate's script envelope (DESIGN "The script envelope"; contract shared with the gateway's
 // renderer): the `# hvgate-op: <id>@<v>` header and params blob, the `# hvgate-loader@1` loader and
 // its stdin payload; and writes the `HVGATE-PROGRESS:`/`HVGATE-RESULT:` lines a script prints.
+import { decodeLoaderBase64, isStrictBase64 } from './base64-text';
 
 export const LOADER_HEADER = '# hvgate-loader@1';
 const OP_HEADER_PREFIX = '# hvgate-op:';
 const OP_HEADER = /^# hvgate-op: ([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+)@([1-9][0-9]*)$/;
 const PARAMS_BLOB = /\[Convert\]::FromBase64String\('([A-Za-z0-9+/=]*)'\)/;
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Decoding is stateless outside streaming mode, so one instance of each serves every call.
+const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true });
+const UTF8_LENIENT = new TextDecoder('utf-8');
 
 export interface CommandToken {
   name: string;
@@ -30,14 +33,17 @@ function splitLines(text: string): string[] {
 }
 
 export function classifyScript(text: string): ScriptKind {
-  const lines = splitLines(text);
-  const first = lines[0] ?? '';
+  // Only line 1 and the text after it matter here; scripts run to ~10 KB, so no full split.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const nl = body.indexOf('\n');
+  const first = nl < 0 ? body : body.slice(0, nl > 0 && body.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl);
   if (first === LOADER_HEADER) return { kind: 'loader' };
   if (first.startsWith(OP_HEADER_PREFIX)) {
     const m = OP_HEADER.exec(first);
     if (!m) return { kind: 'bad-header', header: first };
-    const rest = lines.slice(1).join('\n');
-    const blob = PARAMS_BLOB.exec(rest);
+    // The blob pattern spans no line break, so searching the raw rest finds what a search of its
+    // lines joined with LF would.
+    const blob = nl < 0 ? null : PARAMS_BLOB.exec(body.slice(nl + 1));
     return { kind: 'operation', operation: m[1]!, version: Number(m[2]), blob: blob ? blob[1]! : null };
   }
   const command = firstCommand(text);
@@ -57,12 +63,12 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 
 /** Decodes `{"params": {...}, "meta": {"jobId": …, "requestId": …}}` from the blob, strictly. */
 export function decodeParamsBlob(blob: string): BlobDecodeResult {
-  if (blob.length === 0 || !STRICT_BASE64.test(blob)) {
+  if (blob.length === 0 || !isStrictBase64(blob)) {
     return { ok: false, reason: 'the params blob is not valid base64' };
   }
   let json: string;
   try {
-    json = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(blob, 'base64'));
+    json = UTF8_FATAL.decode(Buffer.from(blob, 'base64'));
   } catch {
     return { ok: false, reason: 'the params blob is not UTF-8 text' };
   }
@@ -102,12 +108,15 @@ export type LoaderDecodeResult = { ok: true; script: string } | { ok: false; rea
  * `[Text.Encoding]::UTF8.GetString` does (invalid sequences become U+FFFD, no error).
  */
 export function decodeLoaderPayload(stdin: Buffer): LoaderDecodeResult {
-  for (const byte of stdin) {
-    if (byte > 0x7f) return { ok: false, reason: 'non-ASCII byte in the base64 payload' };
+  const decoded = decodeLoaderBase64(stdin);
+  if (!decoded.ok) {
+    return {
+      ok: false,
+      reason:
+        decoded.reason === 'non-ascii' ? 'non-ASCII byte in the base64 payload' : 'invalid base64 payload',
+    };
   }
-  const text = stdin.toString('latin1').replace(/[\r\n\t ]/g, '');
-  if (!STRICT_BASE64.test(text)) return { ok: false, reason: 'invalid base64 payload' };
-  return { ok: true, script: new TextDecoder('utf-8').decode(Buffer.from(text, 'base64')) };
+  return { ok: true, script: UTF8_LENIENT.decode(decoded.bytes) };
 }
 
 /** `HVGATE-RESULT:<base64 of UTF-8 JSON>` with the console's CRLF. */

@@ -77,7 +77,10 @@ export class SimCommand {
     this.state = 'done';
     this.exitCode = exitCode;
     this.onEnd();
-    this.stdinSettle?.reject(abortError());
+    if (this.stdinSettle) {
+      this.stdinSettle.reject(abortError());
+      this.stdinSettle = undefined;
+    }
     this.notify();
   }
 
@@ -92,6 +95,8 @@ export class SimCommand {
     if (end) {
       this.stdinEnded = true;
       this.stdinSettle?.resolve(Buffer.concat(this.stdin));
+      // Settled: a later finish() must not build an AbortError for a promise that ignores it.
+      this.stdinSettle = undefined;
     }
   }
 

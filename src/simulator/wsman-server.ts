@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { AddressInfo, Socket } from 'node:net';
+import { decodeRelaxedBase64 } from './base64-text';
 import { parseCodePage } from './code-page';
 import { FaultInjector, FaultSpec, createFaultInjector } from './fault-injector';
 import { HostCounters, HostCountersSnapshot, createHostCounters } from './host-counters';
@@ -177,33 +178,48 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
     headers: Record<string, string | string[]> = {},
   ): void {
     if (res.destroyed || res.headersSent) return;
-    const body = Buffer.from(reply.body, 'utf8');
     res.statusCode = reply.status;
     res.setHeader('Server', SERVER_BANNER);
     if (!('Content-Type' in headers)) res.setHeader('Content-Type', SOAP_CONTENT_TYPE);
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-    res.setHeader('Content-Length', body.length);
+    res.setHeader('Content-Length', Buffer.byteLength(reply.body, 'utf8'));
     counters.httpStatus(reply.status);
     if (reply.faultCode !== undefined) counters.wsmanFault(reply.faultCode);
-    res.end(body);
+    // As a string the body is joined to the header block; no Buffer copy of it is made.
+    res.end(reply.body, 'utf8');
   }
 
-  async function readBody(req: http.IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean } | null> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of req as AsyncIterable<Buffer>) {
+  /** The request body; null when the request errors, closes early or is far over the limit. */
+  function readBody(req: http.IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean } | null> {
+    // Stream events rather than `for await`: the async iterator costs more than the small bodies.
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const settle = (value: { body: Buffer; tooLarge: boolean } | null): void => {
+        if (settled) return;
+        settled = true;
+        req.off('data', onData);
+        resolve(value);
+      };
+      const onData = (chunk: Buffer): void => {
         size += chunk.length;
         if (size <= maxEnvelopeSize) chunks.push(chunk);
         else if (size > maxEnvelopeSize * 8) {
           req.destroy();
-          return null;
+          settle(null);
         }
-      }
-    } catch {
-      return null;
-    }
-    return { body: Buffer.concat(chunks), tooLarge: size > maxEnvelopeSize };
+      };
+      req.on('data', onData);
+      req.once('end', () =>
+        settle({
+          body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+          tooLarge: size > maxEnvelopeSize,
+        }),
+      );
+      req.on('error', () => settle(null));
+      req.once('close', () => settle(null));
+    });
   }
 
   async function handle(
@@ -213,7 +229,9 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
   ): Promise<void> {
     const read = await readBody(req);
     if (!read || signal.aborted) return;
-    const path = new URL(req.url ?? '/', 'http://sim').pathname.toLowerCase();
+    const rawUrl = req.url ?? '/';
+    // Every client posts to exactly /wsman; only other targets need the URL parser.
+    const path = rawUrl === '/wsman' ? rawUrl : new URL(rawUrl, 'http://sim').pathname.toLowerCase();
     if (path !== '/wsman') return writeReply(res, { status: 404, body: '' });
     if (req.method !== 'POST') return writeReply(res, { status: 405, body: '' }, { Allow: 'POST' });
     const type = String(req.headers['content-type'] ?? '').toLowerCase();
@@ -451,9 +469,9 @@ export async function startWsmanHost(opts: WsmanHostOptions): Promise<WsmanHost>
     for (const s of streams) {
       const cmd = winrs.getCommand(shell, attrOf(s, 'CommandId') ?? '');
       if (!cmd) return fault(unknownCommandFault(r.messageId, machine));
-      const b64 = textOf(s).replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return fault(schemaValidationFault(r.messageId, machine));
-      cmd.sendStdin(Buffer.from(b64, 'base64'), /^true$/i.test(attrOf(s, 'End') ?? ''));
+      const data = decodeRelaxedBase64(textOf(s));
+      if (data === null) return fault(schemaValidationFault(r.messageId, machine));
+      cmd.sendStdin(data, /^true$/i.test(attrOf(s, 'End') ?? ''));
     }
     return ok(sendResponse(r.messageId));
   }
