@@ -61,7 +61,7 @@ export interface AuditWriterOptions {
   /** Upper bound of events per transaction. Default 1000. */
   readonly maxBatchSize?: number;
   /**
-   * While appends arrive concurrently (the last group had more than one event), wait this long for
+   * While appends arrive concurrently (the last group had three or more events), wait this long for
    * more before committing, so a busy gateway pays one disk sync per larger group. A lone caller
    * never waits. Default 2 ms; 0 = commit on the next turn of the event loop.
    */
@@ -105,6 +105,11 @@ interface CheckpointWaiter {
 }
 
 const MAX_CONFLICT_RETRIES = 3;
+/**
+ * A group this large means several callers append at once: one job alone puts at most two events
+ * in a group (a read's `requested` and `started` can land in the same turn).
+ */
+const CONCURRENT_GROUP = 3;
 
 function unavailable(err: unknown): AuditUnavailableError {
   return err instanceof AuditUnavailableError ? err : new AuditUnavailableError(undefined, { cause: err });
@@ -279,7 +284,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     // setImmediate lets every append made in this turn of the event loop join the same group; under
     // concurrent load a short window gathers the appends of the next few turns as well.
     const wait =
-      groupWindowMs > 0 && lastGroupSize > 1
+      groupWindowMs > 0 && lastGroupSize >= CONCURRENT_GROUP
         ? (resolve: () => void) => setTimeout(resolve, groupWindowMs)
         : (resolve: () => void) => setImmediate(resolve);
     draining = new Promise<void>(wait).then(drain).finally(() => {
