@@ -23,16 +23,26 @@ interface TreeSitterParser {
 
 let parser: TreeSitterParser | undefined;
 
+/**
+ * The tree-sitter parser. Only one test file may load it (test/unit/operations/templates.test.ts):
+ * its native addon loads once per process, and a second test file in the same jest worker gets
+ * broken trees (`rootNode` undefined) — even through Node's own require.
+ */
+export function powershellParser<T = TreeSitterParser>(): T {
+  if (!parser) {
+    const Parser = require('tree-sitter') as new () => TreeSitterParser;
+    const lang = require('node-gyp-build')(
+      path.dirname(require.resolve('tree-sitter-powershell/package.json')),
+    );
+    lang.nodeTypeInfo = require('tree-sitter-powershell/src/node-types.json');
+    parser = new Parser();
+    parser.setLanguage(lang);
+  }
+  return parser as T;
+}
+
 function getParser(): TreeSitterParser {
-  if (parser) return parser;
-  const Parser = require('tree-sitter') as new () => TreeSitterParser;
-  const lang = require('node-gyp-build')(
-    path.dirname(require.resolve('tree-sitter-powershell/package.json')),
-  );
-  lang.nodeTypeInfo = require('tree-sitter-powershell/src/node-types.json');
-  parser = new Parser();
-  parser.setLanguage(lang);
-  return parser;
+  return powershellParser();
 }
 
 export interface GrammarProblem {

@@ -1,6 +1,6 @@
 // Extracts the commands a template runs and the parameter names it passes them, from the
 // tree-sitter parse: `-Name` parameters, and the keys of hashtables splatted with `@var`.
-import path from 'node:path';
+import { powershellParser } from '../../helpers/powershell-grammar';
 
 interface Node {
   type: string;
@@ -10,22 +10,8 @@ interface Node {
   childForFieldName(name: string): Node | null;
 }
 
-let parser: { parse(text: string): { rootNode: Node } } | undefined;
-
-function getParser() {
-  if (parser) return parser;
-  const Parser = require('tree-sitter') as new () => {
-    setLanguage(l: unknown): void;
-    parse(t: string): { rootNode: Node };
-  };
-  const lang = require('node-gyp-build')(
-    path.dirname(require.resolve('tree-sitter-powershell/package.json')),
-  );
-  lang.nodeTypeInfo = require('tree-sitter-powershell/src/node-types.json');
-  const p = new Parser();
-  p.setLanguage(lang);
-  parser = p;
-  return p;
+function getParser(): { parse(text: string): { rootNode: Node } } {
+  return powershellParser();
 }
 
 export interface CommandUse {

@@ -1,9 +1,20 @@
 // Every template of the catalog parses with tree-sitter-powershell without ERROR/MISSING nodes,
 // and every command and parameter it uses is in the checked-in cmdlet table with its doc link.
+// Every script shape the renderer produces parses too. All tree-sitter checks live in this one
+// file: its native addon breaks when a second test file loads it in the same jest worker.
 import { CMDLET_TABLE, HVGATE_FUNCTIONS } from '../../../src/operations/cmdlet-table';
 import { OPERATIONS } from '../../../src/operations/operation-registry';
-import { templateText } from '../../../src/powershell/script-template';
+import fc from 'fast-check';
+import { LOADER_SCRIPT } from '../../../src/powershell/command-line';
+import { renderScript } from '../../../src/powershell/script-render';
+import {
+  SCRIPT_EPILOGUE,
+  defineScriptTemplate,
+  scriptPrologue,
+  templateText,
+} from '../../../src/powershell/script-template';
 import { powershellSyntaxProblems } from '../../helpers/powershell-grammar';
+import { SAMPLE_TEMPLATES } from '../powershell/sample-templates';
 import { commandsOf } from './template-commands';
 
 describe.each(OPERATIONS.map((s) => [s.id, s] as const))('template %s', (_id, spec) => {
@@ -61,5 +72,72 @@ describe('cmdlet table', () => {
 
   it('a grammar error is reported (the check can fail)', () => {
     expect(powershellSyntaxProblems('Select-Object Name,Id\n$x = @{ a = ').length).toBeGreaterThan(0);
+  });
+});
+
+describe('PowerShell grammar check', () => {
+  it('is able to fail: a bare comma list argument and an unclosed block are flagged', () => {
+    expect(powershellSyntaxProblems('Select-Object Name,Id\n')).not.toEqual([]);
+    expect(powershellSyntaxProblems('if ($true) {\n  $x = 1\n')).not.toEqual([]);
+    expect(powershellSyntaxProblems("Select-Object -Property @('Name', 'Id')\n")).toEqual([]);
+  });
+
+  it.each(SAMPLE_TEMPLATES.map((t) => [`${t.opId}@${t.version}`, t]))(
+    'template %s parses cleanly',
+    (_id, t) => {
+      expect(powershellSyntaxProblems(templateText(t))).toEqual([]);
+    },
+  );
+
+  it('every prologue variant (only the helpers a core calls) parses cleanly', () => {
+    for (const core of [
+      '$result = 1',
+      'ConvertTo-HvgateGuid',
+      'Write-HvgateProgress',
+      'Stop-HvgateOperation',
+    ]) {
+      const text = `${scriptPrologue(core)}\n${core}\n${SCRIPT_EPILOGUE}\n`;
+      expect(powershellSyntaxProblems(text)).toEqual([]);
+    }
+  });
+
+  it('the stdin loader parses cleanly', () => {
+    expect(powershellSyntaxProblems(LOADER_SCRIPT)).toEqual([]);
+  });
+
+  it('rendered scripts parse cleanly whatever the params', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SAMPLE_TEMPLATES),
+        fc.dictionary(
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }),
+          fc.string({ unit: 'binary', maxLength: 30 }),
+          {
+            maxKeys: 4,
+          },
+        ),
+        (t, params) => {
+          const folded = new Set<string>();
+          for (const k of Object.keys(params)) {
+            if (folded.has(k.toLowerCase())) return;
+            folded.add(k.toLowerCase());
+          }
+          expect(powershellSyntaxProblems(renderScript(t, params).text)).toEqual([]);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('a 64 KiB rendered script parses cleanly', () => {
+    const filler = `$null = 'padding ${'x'.repeat(70)}'\n`;
+    const t = defineScriptTemplate({
+      opId: 'test.big-script',
+      version: 1,
+      core: `${filler.repeat(Math.ceil((64 * 1024) / filler.length))}$result = 'ok'`,
+    });
+    const { text } = renderScript(t, { a: 1 });
+    expect(text.length).toBeGreaterThan(64 * 1024);
+    expect(powershellSyntaxProblems(text)).toEqual([]);
   });
 });
