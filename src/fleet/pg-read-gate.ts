@@ -52,8 +52,9 @@ export async function probeSlot(
   slots: SlotCoordinator,
   host: string,
   signal: AbortSignal,
+  waitMs = PROBE_SLOT_WAIT_MS,
 ): Promise<SlotLease | null> {
-  const waited = AbortSignal.timeout(PROBE_SLOT_WAIT_MS);
+  const waited = AbortSignal.timeout(waitMs);
   try {
     return await slots.acquire({ host, caller: PROBE_CALLER, signal: AbortSignal.any([signal, waited]) });
   } catch (err) {
