@@ -1,7 +1,8 @@
 // Orchestrates one operation from request to outcome (DESIGN.md "One operation, end to end"):
 // authorize → validate → idempotency → job + audit `requested` → resolve the VM → admission (429)
-// → VM turn + host slot → prepare (fresh facts, preconditions) → audit `started` (durable, or
-// nothing is sent) → execute → audit `succeeded` / `failed`. Knows nothing about HTTP.
+// → VM turn + host slot → prepare (the VM's facts read fresh, host facts ≤ 2 s old; preconditions)
+// → audit `started` (durable before a change, or nothing is sent) → execute → audit `succeeded` /
+// `failed`, recorded before the slot is released. Knows nothing about HTTP.
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '../audit/audit-event';
 import { canonicalJson } from '../audit/canonical-json';

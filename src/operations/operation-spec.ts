@@ -77,7 +77,7 @@ export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
   longRunning: boolean;
   /** Seconds a request waits for the job before answering 202 (overridable with ?wait=). */
   defaultWaitSec: number;
-  /** Gateway-side checks, evaluated on fresh facts before anything reaches the host. */
+  /** Gateway-side checks, evaluated on the facts prepare reads before anything reaches the host. */
   preconditions: readonly PreconditionRule<P>[];
   template: ScriptTemplate;
   /** Validates what the host returned. */
