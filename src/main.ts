@@ -24,6 +24,7 @@ import { gateHostReads, probeSlot } from './fleet/pg-read-gate';
 import { createVmLocks } from './fleet/vm-lock';
 import { createApp, type Readiness } from './http/app';
 import { createGatewayMetrics, type GatewayMetrics } from './http/metrics';
+import { createIntakeGate } from './http/intake-gate';
 import {
   IDEMPOTENCY_TTL_MS,
   createJobService,
@@ -295,10 +296,15 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
       },
     });
 
+    const intake = createIntakeGate({
+      concurrency: config.server.intakeConcurrency,
+      maxWaiting: config.server.intakeMaxWaiting,
+    });
     const metrics = createGatewayMetrics({
       inventory,
       slots,
       breakers,
+      intake,
       winrm: { stats: () => [...executors.values()].map((e) => e.stats()) },
       defaultMetrics: overrides.logger !== null,
     });
@@ -337,6 +343,7 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
     const app = createApp({
       version,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      intake,
       specs,
       jobs,
       verifier,

@@ -67,15 +67,30 @@ export interface AuditWriterOptions {
    */
   readonly groupWindowMs?: number;
   /**
+   * A deferred append (`{ defer: true }`) waits at most this long for an ordinary append to commit
+   * with; if none comes, it commits on its own. Default 50 ms.
+   */
+  readonly deferWindowMs?: number;
+  /**
    * Re-seals after another writer moved the head (replicas sharing one PostgreSQL chain). Default 3;
    * the HA store raises it, since with several busy replicas most groups lose the race once.
    */
   readonly maxConflictRetries?: number;
 }
 
+export interface AppendOptions {
+  /**
+   * Do not start a commit for this event: it rides with the next ordinary append (or commits on its
+   * own after `deferWindowMs`). Seq order is still the order of append calls, so an event appended
+   * later is never durable before this one. For the `requested` and `started` records of reads,
+   * whose `succeeded` record follows within milliseconds and is awaited: one disk sync per read.
+   */
+  defer?: boolean;
+}
+
 export interface AuditWriter {
   /** Resolves with the stored event once it is durable; rejects with AuditUnavailableError otherwise. */
-  append(input: AuditEventInput): Promise<StoredEvent>;
+  append(input: AuditEventInput, options?: AppendOptions): Promise<StoredEvent>;
   /** Resolves once every append made before the call has been committed or rejected. */
   flush(): Promise<void>;
   /** Signs a checkpoint at the current head now; null if nothing was written since the last one. */
@@ -95,6 +110,7 @@ interface ChainState {
 
 interface PendingAppend {
   unsealed: UnsealedEvent;
+  deferred: boolean;
   resolve(event: StoredEvent): void;
   reject(err: unknown): void;
 }
@@ -106,10 +122,10 @@ interface CheckpointWaiter {
 
 const MAX_CONFLICT_RETRIES = 3;
 /**
- * A group this large means several callers append at once: one job alone puts at most two events
- * in a group (a read's `requested` and `started` can land in the same turn).
+ * A group with this many ordinary (not deferred) appends means several callers append at once: one
+ * job alone never has two in flight (a read's `requested` and `started` are deferred).
  */
-const CONCURRENT_GROUP = 3;
+const CONCURRENT_GROUP = 2;
 
 function unavailable(err: unknown): AuditUnavailableError {
   return err instanceof AuditUnavailableError ? err : new AuditUnavailableError(undefined, { cause: err });
@@ -122,7 +138,11 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const intervalMs = options.checkpointIntervalMs ?? 60_000;
   const maxBatch = Math.max(1, Math.floor(options.maxBatchSize ?? 1000));
   const groupWindowMs = Math.max(0, options.groupWindowMs ?? 2);
-  let lastGroupSize = 0;
+  const deferWindowMs = Math.max(0, options.deferWindowMs ?? 50);
+  let lastGroupEager = 0;
+  /** Ordinary appends in the queue; only deferred ones → the defer timer decides when to commit. */
+  let eagerQueued = 0;
+  let deferTimer: NodeJS.Timeout | null = null;
   const service = options.service ?? { version: 'unknown', instance: 'unknown' };
   const newEventId = options.newEventId ?? randomUUID;
   const maxConflictRetries = Math.max(0, Math.floor(options.maxConflictRetries ?? MAX_CONFLICT_RETRIES));
@@ -255,7 +275,10 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   async function drain(): Promise<void> {
     while (queue.length > 0 || checkpointRequested) {
       const batch = queue.splice(0, maxBatch);
-      lastGroupSize = batch.length;
+      let eager = 0;
+      for (const p of batch) if (!p.deferred) eager += 1;
+      eagerQueued -= eager;
+      lastGroupEager = eager;
       // A requested checkpoint rides on the last group so it covers everything queued before it.
       const withCheckpoint = checkpointRequested && queue.length === 0;
       const waiters = withCheckpoint ? checkpointWaiters : [];
@@ -279,22 +302,39 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     }
   }
 
+  function armDeferTimer(): void {
+    if (deferTimer || draining) return;
+    deferTimer = setTimeout(() => {
+      deferTimer = null;
+      schedule();
+    }, deferWindowMs);
+  }
+
   function schedule(): void {
+    if (deferTimer) {
+      clearTimeout(deferTimer);
+      deferTimer = null;
+    }
     if (draining) return;
     // setImmediate lets every append made in this turn of the event loop join the same group; under
     // concurrent load a short window gathers the appends of the next few turns as well.
     const wait =
-      groupWindowMs > 0 && lastGroupSize >= CONCURRENT_GROUP
+      groupWindowMs > 0 && lastGroupEager >= CONCURRENT_GROUP
         ? (resolve: () => void) => setTimeout(resolve, groupWindowMs)
         : (resolve: () => void) => setImmediate(resolve);
     draining = new Promise<void>(wait).then(drain).finally(() => {
       draining = null;
-      if (queue.length > 0 || checkpointRequested) schedule();
+      if (eagerQueued > 0 || checkpointRequested) schedule();
+      else if (queue.length > 0) armDeferTimer();
     });
   }
 
   async function flush(): Promise<void> {
-    while (draining) await draining;
+    for (;;) {
+      if (!draining && (queue.length > 0 || checkpointRequested)) schedule();
+      if (!draining) return;
+      await draining;
+    }
   }
 
   function checkpoint(): Promise<AuditCheckpoint | null> {
@@ -306,7 +346,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   }
 
   return {
-    append(input) {
+    append(input, appendOptions) {
       if (!accepting) return Promise.reject(new AuditUnavailableError('the audit writer is closed'));
       let unsealed: UnsealedEvent;
       try {
@@ -314,9 +354,15 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       } catch (err) {
         return Promise.reject(err);
       }
+      const deferred = appendOptions?.defer === true;
       return new Promise<StoredEvent>((resolve, reject) => {
-        queue.push({ unsealed, resolve, reject });
-        schedule();
+        queue.push({ unsealed, deferred, resolve, reject });
+        if (deferred) {
+          armDeferTimer();
+        } else {
+          eagerQueued += 1;
+          schedule();
+        }
       });
     },
     flush,

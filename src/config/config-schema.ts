@@ -55,6 +55,10 @@ const serverSchema = z.strictObject({
     .min(1024)
     .max(1024 * 1024)
     .default(64 * 1024),
+  /** Requests taken in at once (parsed, authenticated, made into jobs); the rest wait their turn. */
+  intakeConcurrency: z.number().int().min(1).max(1024).default(8),
+  /** Requests allowed to wait for intake before 503 HVG_ERR_GATEWAY_BUSY. */
+  intakeMaxWaiting: z.number().int().min(0).max(100_000).default(2048),
 });
 
 const publicKeyFileSchema = z.union([

@@ -185,6 +185,11 @@ export const errorCodes = {
     title: 'The job waited too long in the host’s queue',
     hint: 'Nothing was sent to the host; retry after Retry-After.',
   },
+  HVG_ERR_GATEWAY_BUSY: {
+    status: 503,
+    title: 'Gateway busy',
+    hint: 'Too many requests are waiting to be taken in; retry after Retry-After.',
+  },
   HVG_ERR_SHUTTING_DOWN: {
     status: 503,
     title: 'Gateway shutting down',

@@ -16,6 +16,7 @@ import type { OperationSpec } from '../operations/operation-spec';
 import type { AuditStore } from '../store/audit-store';
 import { createAuditRouter } from './audit-router';
 import { authenticate, requireScopeAudited } from './authenticate';
+import type { IntakeGate } from './intake-gate';
 import { createJobRouter } from './job-router';
 import type { GatewayMetrics } from './metrics';
 import { buildOpenApiDocument, toOpenApiPath } from './openapi';
@@ -36,6 +37,8 @@ export interface HttpLogger {
 export interface AppServices {
   version: string;
   bodyLimitBytes: number;
+  /** Limits how many /v1 requests are taken in at once (absent: no limit). */
+  intake?: IntakeGate | undefined;
   specs: readonly OperationSpec[];
   jobs: JobService;
   verifier: JwtVerifier;
@@ -131,6 +134,8 @@ export function createApp(services: AppServices): Express {
   for (const p of ['/healthz', '/readyz', '/metrics', '/openapi.json']) register(p, 'GET');
   app.use(pub);
 
+  // Probes and metrics above stay answerable however long the intake line is.
+  if (services.intake) app.use('/v1', services.intake.middleware);
   app.use(strictJsonContentType());
   app.use(jsonBody(services.bodyLimitBytes));
   app.use(

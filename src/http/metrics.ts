@@ -5,6 +5,7 @@ import type { CircuitBreakerRegistry, CircuitStateName } from '../fleet/circuit-
 import type { HostInventory } from '../fleet/host-inventory';
 import type { SlotCoordinator } from '../fleet/host-limiter';
 import type { JobObserver } from '../jobs/job-service';
+import type { IntakeStats } from './intake-gate';
 
 /** Per-host WinRM request counts, if the executors expose them. */
 export interface WinRmStatsSource {
@@ -26,6 +27,7 @@ export function createGatewayMetrics(deps: {
   slots: SlotCoordinator;
   breakers: CircuitBreakerRegistry;
   winrm?: WinRmStatsSource;
+  intake?: { stats(): IntakeStats };
   defaultMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
@@ -86,6 +88,29 @@ export function createGatewayMetrics(deps: {
       registers: [registry],
       collect() {
         for (const s of source.stats()) this.set({ host: s.host }, s.commands);
+      },
+    });
+  }
+
+  if (deps.intake) {
+    const intake = deps.intake;
+    new Gauge({
+      name: 'hvgate_http_intake_requests',
+      help: 'API requests being taken in (in_flight) and waiting for their turn (waiting)',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const s = intake.stats();
+        this.set({ state: 'in_flight' }, s.inFlight);
+        this.set({ state: 'waiting' }, s.waiting);
+      },
+    });
+    new Gauge({
+      name: 'hvgate_http_intake_refused',
+      help: 'API requests refused with 503 HVG_ERR_GATEWAY_BUSY since start (intake line full)',
+      registers: [registry],
+      collect() {
+        this.set(intake.stats().refused);
       },
     });
   }

@@ -7,6 +7,7 @@ import { toJobView, type JobRecord } from '../jobs/job-model';
 import { MAX_WAIT_SEC, type JobService } from '../jobs/job-service';
 import type { OperationSpec } from '../operations/operation-spec';
 import { principalOf, sourceOf } from './authenticate';
+import { releaseIntake } from './intake-gate';
 import { sendProblem } from './problem-renderer';
 import { requestIdOf, route } from './request-middleware';
 
@@ -102,6 +103,7 @@ export function createOperationRouter(deps: { specs: readonly OperationSpec[]; j
           ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
           requestId: requestIdOf(res),
           source: sourceOf(req),
+          onAccepted: () => releaseIntake(res),
         });
         if (outcome.kind === 'dry-run') {
           res.status(200).json(outcome.report);

@@ -49,6 +49,8 @@ export interface SubmitRequest {
   idempotencyKey?: string;
   requestId: string;
   source: RequestSource;
+  /** Called once the request only waits for its job (the HTTP layer gives its intake permit back). */
+  onAccepted?: () => void;
 }
 
 export type SubmitOutcome =
@@ -439,6 +441,7 @@ export function createJobService(options: JobServiceOptions): JobService {
     // (fail closed). A read is answered only once its outcome record is durable instead.
     const started = audit.append(
       jobAuditEvent('started', job, { params: prepared.params, spec, script, queueWaitMs }),
+      { defer: !spec.mutates },
     );
     if (spec.mutates) await started;
     else started.catch((err: unknown) => readAuditFailed(job, 'started', err));
@@ -511,6 +514,7 @@ export function createJobService(options: JobServiceOptions): JobService {
     existing: { requestHash: string; jobId: string },
     hash: string,
     waitMs: number,
+    onAccepted: (() => void) | undefined,
   ): Promise<SubmitOutcome> {
     if (existing.requestHash !== hash) {
       throw new HvgError('HVG_ERR_IDEMPOTENCY_MISMATCH', {
@@ -518,6 +522,7 @@ export function createJobService(options: JobServiceOptions): JobService {
         extensions: { jobId: existing.jobId },
       });
     }
+    onAccepted?.();
     const job = await waitFor(existing.jobId, waitMs);
     if (!job)
       throw new HvgError('HVG_ERR_JOB_NOT_FOUND', { detail: `job ${existing.jobId} no longer exists` });
@@ -656,7 +661,7 @@ export function createJobService(options: JobServiceOptions): JobService {
       const now = clock.now();
       if (key !== undefined) {
         const existing = await store.findIdempotency(owner, key, now - IDEMPOTENCY_TTL_MS);
-        if (existing) return replay(existing, hash, waitMs);
+        if (existing) return replay(existing, hash, waitMs, req.onAccepted);
       }
 
       const job: JobRecord = {
@@ -692,13 +697,16 @@ export function createJobService(options: JobServiceOptions): JobService {
               notBefore: now - IDEMPOTENCY_TTL_MS,
             },
       );
-      if (!created.created) return replay(created.existing, hash, waitMs);
+      if (!created.created) return replay(created.existing, hash, waitMs, req.onAccepted);
 
       try {
-        const requested = audit.append(jobAuditEvent('requested', job, { params: input, spec }));
-        // Fail closed is about changes: a read does not wait for its `requested` record on its own.
-        // The outcome record is awaited before the read answers, and the writer commits in order,
-        // so an answered read has all three records on disk (see finish()).
+        // Fail closed is about changes: a read does not wait for its `requested` record, which is
+        // deferred to ride with the next commit. The outcome record is awaited before the read
+        // answers, and the writer commits in order, so an answered read has all three records on
+        // disk (see finish()) for one disk sync.
+        const requested = audit.append(jobAuditEvent('requested', job, { params: input, spec }), {
+          defer: !spec.mutates,
+        });
         if (spec.mutates) await requested;
         else requested.catch((err: unknown) => readAuditFailed(job, 'requested', err));
       } catch (err) {
@@ -717,6 +725,7 @@ export function createJobService(options: JobServiceOptions): JobService {
         if (key !== undefined) await store.releaseIdempotency(owner, key);
         throw withJobId(toHvgError(err), job.id);
       }
+      req.onAccepted?.();
       const latest = await waitFor(job.id, waitMs);
       return { kind: 'job', job: latest ?? job, replayed: false };
     },

@@ -44,6 +44,8 @@ export interface KitOptions {
   checkpointEvery?: number;
   /** Replaces the `auth` block of the config (default HS256 with the test secret). */
   auth?: Record<string, unknown>;
+  /** Merged into the `server` block of the config. */
+  server?: Record<string, unknown>;
 }
 
 export interface GatewayKit {
@@ -70,14 +72,14 @@ export async function buildConfig(
   sim: { hosts: ReadonlyArray<{ name: string; port: number }> },
   opts: Pick<
     KitOptions,
-    'password' | 'maxConcurrent' | 'maxQueue' | 'queueTimeoutSec' | 'checkpointEvery' | 'auth'
+    'password' | 'maxConcurrent' | 'maxQueue' | 'queueTimeoutSec' | 'checkpointEvery' | 'auth' | 'server'
   >,
 ): Promise<LoadedConfig> {
   const keyFile = path.join(dir, 'audit-signing-key.pem');
   if (!fs.existsSync(keyFile)) generateSigningKey(dir);
   const raw = {
     allowInlineSecrets: true,
-    server: { host: '127.0.0.1', port: 0 },
+    server: { host: '127.0.0.1', port: 0, ...opts.server },
     auth: opts.auth ?? { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, hmacSecret: HMAC_SECRET },
     store: { kind: 'sqlite', path: path.join(dir, 'hvgate.db') },
     audit: { signingKeyFile: keyFile, checkpointEvery: opts.checkpointEvery ?? 50, stdout: false },

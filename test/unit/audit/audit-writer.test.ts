@@ -63,12 +63,60 @@ describe('audit writer', () => {
     );
     await Promise.all(spread);
     expect(tx() - before).toBe(1);
-    // One caller (groups of one or two, like a read's requested + started), no window.
+    // One caller: single appends, and reads (deferred requested + started, then the awaited
+    // outcome) never wait for a window.
     const started = Date.now();
     await appendSequentially(writer, 5);
-    for (let i = 0; i < 5; i++)
-      await Promise.all([writer.append(sampleInput(20 + i)), writer.append(sampleInput(30 + i))]);
+    for (let i = 0; i < 5; i++) {
+      void writer.append(sampleInput(20 + i), { defer: true });
+      void writer.append(sampleInput(30 + i), { defer: true });
+      await writer.append(sampleInput(40 + i));
+    }
     expect(Date.now() - started).toBeLessThan(40 * 4);
+    await writer.close();
+  });
+
+  it('a deferred append rides with the next ordinary one: one transaction, seq in call order', async () => {
+    const { writer } = testWriter(ts.store, { deferWindowMs: 60_000 });
+    const tx = () => ts.store.stats().transactions;
+    await writer.append(sampleInput(0));
+    const before = tx();
+    const requested = writer.append(sampleInput(1), { defer: true });
+    const started = writer.append(sampleInput(2), { defer: true });
+    // Nothing commits for deferred appends alone (the window here is a minute).
+    await new Promise((r) => setTimeout(r, 30));
+    expect(tx() - before).toBe(0);
+    expect((await ts.store.head())?.seq).toBe(1);
+    const outcome = await writer.append(sampleInput(3));
+    expect(tx() - before).toBe(1);
+    expect([(await requested).seq, (await started).seq, outcome.seq]).toEqual([2, 3, 4]);
+    await writer.close();
+    expect((await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() })).ok).toBe(true);
+  });
+
+  it('a deferred append with nothing to ride with commits on its own after deferWindowMs', async () => {
+    const { writer } = testWriter(ts.store, { deferWindowMs: 40 });
+    const t0 = Date.now();
+    const e = await writer.append(sampleInput(0), { defer: true });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(35);
+    expect((await ts.store.head())?.seq).toBe(e.seq);
+    await writer.close();
+  });
+
+  it('flush commits deferred appends at once; a failed group rejects them too (fail closed)', async () => {
+    const flaky = flakyStore(ts.store);
+    const { writer } = testWriter(flaky, { deferWindowMs: 60_000 });
+    const deferred = writer.append(sampleInput(0), { defer: true });
+    const t0 = Date.now();
+    await writer.flush();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect((await deferred).seq).toBe(1);
+    flaky.failAppends = true;
+    const lost = writer.append(sampleInput(1), { defer: true }).catch((e: unknown) => e);
+    const outcome = await writer.append(sampleInput(2)).catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(AuditUnavailableError);
+    expect(await lost).toBeInstanceOf(AuditUnavailableError);
+    flaky.failAppends = false;
     await writer.close();
   });
 
