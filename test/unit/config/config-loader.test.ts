@@ -110,7 +110,13 @@ describe('config schema', () => {
     const s = sample();
     delete s.server;
     const cfg = validateConfig(s);
-    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65536 });
+    expect(cfg.server).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimitBytes: 65536,
+      intakeConcurrency: 8,
+      intakeMaxWaiting: 2048,
+    });
   });
 
   type Case = [string, (c: RawDoc) => void, RegExp];
@@ -129,6 +135,11 @@ describe('config schema', () => {
       'unknown transport',
       (c) => (c.hosts[0].transport = 'ftp'),
       /^hosts\[0\]\.transport: expected one of "https", "http"$/,
+    ],
+    [
+      'no intake place at all',
+      (c) => (c.server = { ...c.server, intakeConcurrency: 0 }),
+      /^server\.intakeConcurrency: /,
     ],
     ['unknown top-level key', (c) => (c.colour = 'red'), /^colour: unknown key$/],
     ['unknown nested key', (c) => (c.hosts[1].extra = true), /^hosts\[1\]\.extra: unknown key$/],
