@@ -24,7 +24,7 @@ import { gateHostReads, probeSlot } from './fleet/pg-read-gate';
 import { createVmLocks } from './fleet/vm-lock';
 import { createApp, type Readiness } from './http/app';
 import { createGatewayMetrics, type GatewayMetrics } from './http/metrics';
-import { createIntakeGate } from './http/intake-gate';
+import { createIntakeGate, hostOfApiPath } from './http/intake-gate';
 import {
   IDEMPOTENCY_TTL_MS,
   createJobService,
@@ -296,9 +296,11 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
       },
     });
 
+    const idleSlots = slots.idleSlots?.bind(slots);
     const intake = createIntakeGate({
       concurrency: config.server.intakeConcurrency,
       maxWaiting: config.server.intakeMaxWaiting,
+      ...(idleSlots ? { hostOf: hostOfApiPath, idleSlots } : {}),
     });
     const metrics = createGatewayMetrics({
       inventory,

@@ -60,6 +60,11 @@ export interface SlotCoordinator {
   acquire(request: SlotRequest): Promise<SlotLease>;
   snapshot(): Promise<HostSlotSnapshot[]>;
   hostSnapshot(host: string): Promise<HostSlotSnapshot>;
+  /**
+   * Slots of the host that no job holds or waits for, as this process sees it right now (0 for an
+   * unknown host). Absent where the answer needs a round trip (the HA coordinator).
+   */
+  idleSlots?(host: string): number;
 }
 
 export interface HostLimiterOptions {
@@ -386,6 +391,11 @@ export function createHostLimiter(options: HostLimiterOptions): SlotCoordinator 
     },
     async hostSnapshot(host) {
       return snapshotOf(hostState(host));
+    },
+    idleSlots(host) {
+      if (!options.inventory.has(host)) return 0;
+      const h = hostState(host);
+      return Math.max(0, h.entry.maxConcurrent - h.running - h.queued);
     },
   };
 }

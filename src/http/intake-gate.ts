@@ -7,7 +7,14 @@
 //
 // A request gives its permit back when its response ends, or earlier when it only waits for its job
 // (`?wait=`): a waiting caller costs nothing, and must not keep others out.
-import type { RequestHandler, Response } from 'express';
+//
+// Fast lane: a request for a host with an idle slot would start running at once, so it goes ahead
+// of requests for busy hosts, which would only join their host's queue: a request to a quiet host
+// does not wait behind a flood aimed at another. It still takes one of the `concurrency` places
+// (letting it bypass them made the burst bench 10% slower: the first round of jobs then competed
+// with hundreds of submissions at once). Fast-lane places per host are capped at that host's idle
+// slots.
+import type { Request, RequestHandler, Response } from 'express';
 import { HvgError } from '../errors/hvg-error';
 import { sendProblem } from './problem-renderer';
 import { requestIdOf } from './request-middleware';
@@ -17,12 +24,18 @@ export interface IntakeGateOptions {
   readonly concurrency: number;
   /** Requests allowed to wait for a permit; beyond that 503 HVG_ERR_GATEWAY_BUSY. */
   readonly maxWaiting: number;
+  /** The host a request is for (from its path), or null; with idleSlots it enables the fast lane. */
+  readonly hostOf?: (req: Request) => string | null;
+  /** Slots of the host no job holds or waits for right now. */
+  readonly idleSlots?: (host: string) => number;
 }
 
 export interface IntakeStats {
   inFlight: number;
   waiting: number;
   refused: number;
+  /** Requests in the fast lane now (for hosts that had an idle slot). */
+  fastLane: number;
 }
 
 export interface IntakeGate {
@@ -40,23 +53,39 @@ export function releaseIntake(res: Response): void {
 export function createIntakeGate(options: IntakeGateOptions): IntakeGate {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const maxWaiting = Math.max(0, Math.floor(options.maxWaiting));
-  const waiting: (() => void)[] = [];
-  let head = 0;
+  const fastLine = new Fifo<() => void>();
+  const line = new Fifo<() => void>();
   let inFlight = 0;
   let refused = 0;
   let handing = false;
+  const fast = new Map<string, number>();
+  let fastTotal = 0;
 
-  const queued = (): number => waiting.length - head;
+  /** Takes a fast-lane place for the request's host if it has an idle slot nobody is heading for. */
+  function takeFastLane(req: Request): string | null {
+    if (!options.hostOf || !options.idleSlots) return null;
+    const host = options.hostOf(req);
+    if (host === null) return null;
+    const inLane = fast.get(host) ?? 0;
+    if (options.idleSlots(host) - inLane <= 0) return null;
+    fast.set(host, inLane + 1);
+    fastTotal += 1;
+    return host;
+  }
+
+  function leaveFastLane(host: string): void {
+    const n = (fast.get(host) ?? 1) - 1;
+    if (n <= 0) fast.delete(host);
+    else fast.set(host, n);
+    fastTotal -= 1;
+  }
+
+  const queued = (): number => fastLine.size + line.size;
 
   function handOn(): void {
     handing = false;
     while (inFlight < concurrency && queued() > 0) {
-      const next = waiting[head]!;
-      waiting[head++] = noop;
-      if (head > 1024 && head * 2 > waiting.length) {
-        waiting.splice(0, head);
-        head = 0;
-      }
+      const next = fastLine.size > 0 ? fastLine.shift() : line.shift();
       inFlight += 1;
       next();
     }
@@ -68,8 +97,9 @@ export function createIntakeGate(options: IntakeGateOptions): IntakeGate {
     setImmediate(handOn);
   }
 
-  const middleware: RequestHandler = (_req, res, next) => {
-    if (queued() >= maxWaiting && inFlight >= concurrency) {
+  const middleware: RequestHandler = (req, res, next) => {
+    const lane = takeFastLane(req);
+    if (lane === null && line.size >= maxWaiting && inFlight >= concurrency) {
       refused += 1;
       sendProblem(
         res,
@@ -83,10 +113,12 @@ export function createIntakeGate(options: IntakeGateOptions): IntakeGate {
     }
     let state: 'waiting' | 'held' | 'done' = 'waiting';
     const release = (): void => {
+      if (state === 'done') return;
       if (state === 'held') {
         inFlight -= 1;
         scheduleHandOn();
       }
+      if (lane !== null) leaveFastLane(lane);
       state = 'done';
     };
     res.locals[RELEASE] = release;
@@ -107,14 +139,49 @@ export function createIntakeGate(options: IntakeGateOptions): IntakeGate {
       start();
       return;
     }
-    waiting.push(start);
+    (lane !== null ? fastLine : line).push(start);
     scheduleHandOn();
   };
 
   return {
     middleware,
-    stats: () => ({ inFlight, waiting: queued(), refused }),
+    stats: () => ({ inFlight, waiting: queued(), refused, fastLane: fastTotal }),
   };
 }
 
-function noop(): void {}
+/** An array queue whose shift() is O(1) amortised (a busy line holds thousands of entries). */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T {
+    const item = this.items[this.head] as T;
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+const HOST_PATH = /^\/v1\/hosts\/([^/?]{1,256})(?:[/?]|$)/;
+
+/** The host a request under `/v1/hosts/{host}` is for; null for any other path. */
+export function hostOfApiPath(req: Request): string | null {
+  const m = HOST_PATH.exec(req.originalUrl);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return null;
+  }
+}

@@ -96,13 +96,14 @@ export function createGatewayMetrics(deps: {
     const intake = deps.intake;
     new Gauge({
       name: 'hvgate_http_intake_requests',
-      help: 'API requests being taken in (in_flight) and waiting for their turn (waiting)',
+      help: 'API requests being taken in (in_flight, fast_lane: for hosts with an idle slot) and waiting for their turn (waiting)',
       labelNames: ['state'],
       registers: [registry],
       collect() {
         const s = intake.stats();
         this.set({ state: 'in_flight' }, s.inFlight);
         this.set({ state: 'waiting' }, s.waiting);
+        this.set({ state: 'fast_lane' }, s.fastLane);
       },
     });
     new Gauge({

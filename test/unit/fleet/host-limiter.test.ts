@@ -277,3 +277,22 @@ it('keeps hosts independent and refuses unknown hosts', async () => {
   await expect(limiter.acquire({ host: 'hv-02', caller: 'a' })).resolves.toBeDefined();
   await expect(limiter.admit({ host: 'hv-99', caller: 'a' })).rejects.toBeInstanceOf(UnknownHostError);
 });
+
+it('idleSlots counts the slots no job holds or waits for (the intake fast lane asks it)', async () => {
+  const { limiter } = limiterFor({ maxConcurrent: 2, maxQueue: 10 });
+  const idle = () => limiter.idleSlots!('hv-01');
+  expect(idle()).toBe(2);
+  const first = await limiter.admit({ host: 'hv-01', caller: 'a' });
+  // Admitted and not yet running still counts: the slot is spoken for.
+  expect(idle()).toBe(1);
+  const lease = await first.acquire();
+  expect(idle()).toBe(1);
+  const second = await limiter.admit({ host: 'hv-01', caller: 'a' });
+  const third = await limiter.admit({ host: 'hv-01', caller: 'b' });
+  expect(idle()).toBe(0);
+  await third.cancel();
+  await second.cancel();
+  await lease.release();
+  expect(idle()).toBe(2);
+  expect(limiter.idleSlots!('no-such-host')).toBe(0);
+});

@@ -4,10 +4,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createIntakeGate, releaseIntake, type IntakeGateOptions } from '../../../src/http/intake-gate';
+import {
+  createIntakeGate,
+  hostOfApiPath,
+  releaseIntake,
+  type IntakeGateOptions,
+} from '../../../src/http/intake-gate';
 
 interface Served {
   url: string;
+  order: string[];
   inside: { now: number; max: number };
   gate: ReturnType<typeof createIntakeGate>;
   close(): Promise<void>;
@@ -20,7 +26,9 @@ async function serve(options: IntakeGateOptions): Promise<Served> {
   const inside = { now: 0, max: 0 };
   const app = express();
   app.use('/v1', gate.middleware);
-  app.get('/v1/work', async (req, res) => {
+  const order: string[] = [];
+  app.get(['/v1/work', '/v1/hosts/:host/work'], async (req, res) => {
+    order.push(String(req.query['tag'] ?? ''));
     inside.now += 1;
     inside.max = Math.max(inside.max, inside.now);
     const ms = Number(req.query['ms'] ?? 20);
@@ -41,6 +49,7 @@ async function serve(options: IntakeGateOptions): Promise<Served> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    order,
     inside,
     gate,
     close: () =>
@@ -63,7 +72,7 @@ describe('intake gate', () => {
       const results = await Promise.all(Array.from({ length: 30 }, () => get(`${s.url}/v1/work?ms=15`)));
       expect(results.every((r) => r.status === 200)).toBe(true);
       expect(s.inside.max).toBe(3);
-      expect(s.gate.stats()).toEqual({ inFlight: 0, waiting: 0, refused: 0 });
+      expect(s.gate.stats()).toEqual({ inFlight: 0, waiting: 0, refused: 0, fastLane: 0 });
     } finally {
       await s.close();
     }
@@ -103,6 +112,42 @@ describe('intake gate', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('fast lane: a request for a host with an idle slot goes ahead of requests for busy hosts', async () => {
+    const idle: Record<string, number> = { quiet: 1, busy: 0 };
+    const s = await serve({
+      concurrency: 1,
+      maxWaiting: 100,
+      hostOf: hostOfApiPath,
+      idleSlots: (h) => idle[h] ?? 0,
+    });
+    try {
+      const holder = get(`${s.url}/v1/work?ms=200&tag=holder`);
+      await sleep(30);
+      const busy = [1, 2, 3].map((i) => get(`${s.url}/v1/hosts/busy/work?ms=5&tag=busy${i}`));
+      await sleep(30);
+      // One idle slot on `quiet`: the first request for it takes the fast lane, the second does not.
+      const quiet = get(`${s.url}/v1/hosts/quiet/work?ms=5&tag=quiet1`);
+      const quiet2 = get(`${s.url}/v1/hosts/quiet/work?ms=5&tag=quiet2`);
+      await sleep(30);
+      expect(s.gate.stats()).toMatchObject({ inFlight: 1, waiting: 5, fastLane: 1 });
+      await Promise.all([holder, quiet, quiet2, ...busy]);
+      expect(s.order).toEqual(['holder', 'quiet1', 'busy1', 'busy2', 'busy3', 'quiet2']);
+      expect(s.gate.stats()).toMatchObject({ inFlight: 0, waiting: 0, fastLane: 0 });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('finds the host of /v1/hosts/{host} paths only', () => {
+    const of = (originalUrl: string) => hostOfApiPath({ originalUrl } as express.Request);
+    expect(of('/v1/hosts/hv-01/vms/x/memory?wait=0')).toBe('hv-01');
+    expect(of('/v1/hosts/hv-01')).toBe('hv-01');
+    expect(of('/v1/hosts/hv%2D01?x=1')).toBe('hv-01');
+    expect(of('/v1/hosts/%E0%A4%A')).toBeNull();
+    expect(of('/v1/hosts')).toBeNull();
+    expect(of('/v1/jobs/abc')).toBeNull();
   });
 
   it('a caller who leaves while waiting does not keep a place', async () => {
