@@ -246,7 +246,11 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
           ...(host.caFile !== undefined ? { caFile: host.caFile } : {}),
           ...(host.serverName !== undefined ? { serverName: host.serverName } : {}),
         },
-        { maxShells: host.maxConcurrent, ...(transport ? { transport } : {}) },
+        {
+          maxShells: host.maxConcurrent,
+          packScripts: host.packScripts,
+          ...(transport ? { transport } : {}),
+        },
       );
       // HA: per-process shell caps add up across replicas; a global per-host permit does not.
       executors.set(host.name, executor);

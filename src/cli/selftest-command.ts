@@ -114,7 +114,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestSte
         ...(hostEntry.caFile ? { caFile: hostEntry.caFile } : {}),
         ...(hostEntry.serverName ? { serverName: hostEntry.serverName } : {}),
       },
-      { maxShells: 1 },
+      { maxShells: 1, packScripts: hostEntry.packScripts },
     );
   const deadline = (): number => Date.now() + options.timeoutSec * 1000;
   const runner = createOperationRunner({ executorFor: () => executor, inventory, factsTtlMs: 0 });

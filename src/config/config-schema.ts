@@ -129,6 +129,8 @@ const hostSchema = z.strictObject({
   queueTimeoutSec: z.number().int().min(1).max(86_400).default(300),
   storageRoots: z.array(windowsRoot).default([]),
   exportRoots: z.array(windowsRoot).default([]),
+  /** Compress scripts into one Command when they would otherwise need stdin (one request less). */
+  packScripts: z.boolean().default(true),
 });
 
 const groupSchema = z.strictObject({ name, description: z.string().max(500).optional() });

@@ -16,6 +16,8 @@ export interface HostEntry {
   readonly queueTimeoutSec: number;
   readonly storageRoots: readonly string[];
   readonly exportRoots: readonly string[];
+  /** Send scripts too long for -EncodedCommand compressed in one Command (else through stdin). */
+  readonly packScripts: boolean;
 }
 
 export interface HostInventory {
@@ -54,6 +56,7 @@ export function createHostInventory(
       queueTimeoutSec: h.queueTimeoutSec ?? 300,
       storageRoots: Object.freeze([...(h.storageRoots ?? [])]),
       exportRoots: Object.freeze([...(h.exportRoots ?? [])]),
+      packScripts: h.packScripts ?? true,
     });
     byName.set(h.name, entry);
   }

@@ -282,7 +282,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     } catch (err) {
       throw mapExecutionError(err, { hostName: entry.name, operation: spec.id, vmName: target.vmName });
     }
-    const encoded = encodeCommandLine(rendered.text);
+    const encoded = encodeCommandLine(rendered.text, { pack: entry.packScripts });
     return {
       spec,
       target,
@@ -293,7 +293,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
         sha256: rendered.sha256,
         text: rendered.text,
         commandLineLength: encoded.commandLine.length,
-        viaLoader: encoded.mode === 'loader',
+        delivery: encoded.mode,
       },
     };
   }

@@ -32,7 +32,14 @@ export interface PreparedOperation {
   /** Exactly what goes into the params blob (`vmId` included for VM operations). */
   params: Record<string, unknown>;
   rules: RuleOutcome[];
-  script: { id: string; sha256: string; text: string; commandLineLength: number; viaLoader: boolean };
+  script: {
+    id: string;
+    sha256: string;
+    text: string;
+    commandLineLength: number;
+    /** encoded: the script as -EncodedCommand; packed: compressed in the line; loader: via stdin. */
+    delivery: 'encoded' | 'packed' | 'loader';
+  };
 }
 
 export interface DryRunReport {

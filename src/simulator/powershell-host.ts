@@ -12,6 +12,7 @@ import {
   classifyScript,
   CommandToken,
   decodeLoaderPayload,
+  unpackScript,
   decodeParamsBlob,
   progressLine,
   resultLine,
@@ -85,6 +86,20 @@ async function runScript(
         return 1;
       }
       return runScript(fleet, options, decoded.script, ctx, true);
+    }
+    case 'packed': {
+      const unpacked =
+        script.literal === null
+          ? ({ ok: false, call: 'FromBase64String', reason: 'no literal' } as const)
+          : unpackScript(script.literal);
+      if (!unpacked.ok) {
+        ctx.write(
+          'stderr',
+          unpacked.call === 'FromBase64String' ? base64FormatError(text) : inflateError(text),
+        );
+        return 1;
+      }
+      return runScript(fleet, options, unpacked.script, ctx, viaLoader);
     }
     case 'bad-header':
       return finish(ctx, {
@@ -210,6 +225,26 @@ function base64FormatError(loaderText: string): string {
     `+ ${' '.repeat(column)}${'~'.repeat(call.length)}`,
     '    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException',
     '    + FullyQualifiedErrorId : FormatException',
+  ]);
+}
+
+/** DeflateStream failing on bytes that are not raw DEFLATE, at the unpacker's ReadToEnd call. */
+function inflateError(packedText: string): string {
+  const lines = packedText.split(/\r?\n/);
+  const index = Math.max(
+    0,
+    lines.findIndex((l) => l.includes('.ReadToEnd()')),
+  );
+  const lineText = lines[index] ?? '';
+  const call = '(New-Object IO.StreamReader($hvgateStream, [Text.Encoding]::UTF8)).ReadToEnd()';
+  const column = Math.max(0, lineText.indexOf(call));
+  return clixmlError([
+    'Exception calling "ReadToEnd" with "0" argument(s): "Block length does not match with its complement."',
+    `At line:${index + 1} char:${column + 1}`,
+    `+ ${lineText}`,
+    `+ ${' '.repeat(column)}${'~'.repeat(call.length)}`,
+    '    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException',
+    '    + FullyQualifiedErrorId : InvalidDataException',
   ]);
 }
 

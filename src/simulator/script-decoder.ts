@@ -1,9 +1,14 @@
 // Reads hvgate's script envelope (DESIGN "The script envelope"; contract shared with the gateway's
 // renderer): the `# hvgate-op: <id>@<v>` header and params blob, the `# hvgate-loader@1` loader and
-// its stdin payload; and writes the `HVGATE-PROGRESS:`/`HVGATE-RESULT:` lines a script prints.
+// its stdin payload, the `# hvgate-packed@1` unpacker and its literal; and writes the `HVGATE-PROGRESS:`/`HVGATE-RESULT:` lines a script prints.
+import { inflateRawSync } from 'node:zlib';
 import { decodeLoaderBase64, isStrictBase64 } from './base64-text';
 
 export const LOADER_HEADER = '# hvgate-loader@1';
+export const PACKED_HEADER = '# hvgate-packed@1';
+const PACKED_LITERAL = /^\$hvgatePacked = \[Convert\]::FromBase64String\('([^']*)'\)\r?$/m;
+/** What one unpacked script may grow to; a real host has no such cap, the simulator guards itself. */
+const MAX_UNPACKED_BYTES = 4 * 1024 * 1024;
 const OP_HEADER_PREFIX = '# hvgate-op:';
 const OP_HEADER = /^# hvgate-op: ([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+)@([1-9][0-9]*)$/;
 const PARAMS_BLOB = /\[Convert\]::FromBase64String\('([A-Za-z0-9+/=]*)'\)/;
@@ -21,6 +26,8 @@ export interface CommandToken {
 
 export type ScriptKind =
   | { kind: 'loader' }
+  /** `literal` is the text between the quotes of the unpacker's FromBase64String call (null: none). */
+  | { kind: 'packed'; literal: string | null }
   | { kind: 'operation'; operation: string; version: number; blob: string | null }
   /** Starts like an operation script but the header does not parse. */
   | { kind: 'bad-header'; header: string }
@@ -38,6 +45,10 @@ export function classifyScript(text: string): ScriptKind {
   const nl = body.indexOf('\n');
   const first = nl < 0 ? body : body.slice(0, nl > 0 && body.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl);
   if (first === LOADER_HEADER) return { kind: 'loader' };
+  if (first === PACKED_HEADER) {
+    const m = nl < 0 ? null : PACKED_LITERAL.exec(body.slice(nl + 1));
+    return { kind: 'packed', literal: m ? m[1]! : null };
+  }
   if (first.startsWith(OP_HEADER_PREFIX)) {
     const m = OP_HEADER.exec(first);
     if (!m) return { kind: 'bad-header', header: first };
@@ -117,6 +128,25 @@ export function decodeLoaderPayload(stdin: Buffer): LoaderDecodeResult {
     };
   }
   return { ok: true, script: UTF8_LENIENT.decode(decoded.bytes) };
+}
+
+/** Why a packed literal does not unpack, in the words of the .NET call that would fail. */
+export type UnpackResult =
+  { ok: true; script: string } | { ok: false; call: 'FromBase64String' | 'ReadToEnd'; reason: string };
+
+/**
+ * The unpacker's `[Convert]::FromBase64String` then DeflateStream + StreamReader(UTF8).ReadToEnd():
+ * strict base64, raw DEFLATE, UTF-8 read leniently (invalid sequences become U+FFFD).
+ */
+export function unpackScript(literal: string): UnpackResult {
+  if (!isStrictBase64(literal)) return { ok: false, call: 'FromBase64String', reason: 'invalid base64' };
+  let bytes: Buffer;
+  try {
+    bytes = inflateRawSync(Buffer.from(literal, 'base64'), { maxOutputLength: MAX_UNPACKED_BYTES });
+  } catch {
+    return { ok: false, call: 'ReadToEnd', reason: 'invalid deflate data' };
+  }
+  return { ok: true, script: UTF8_LENIENT.decode(bytes) };
 }
 
 /** `HVGATE-RESULT:<base64 of UTF-8 JSON>` with the console's CRLF. */

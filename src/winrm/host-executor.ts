@@ -66,6 +66,8 @@ export interface HostExecutorOptions {
   quotaRetry?: QuotaRetryOptions;
   /** Cap on stdout+stderr of one command. */
   maxOutputBytes?: number;
+  /** Compressed single-Command delivery for long scripts (command-line.ts). Default true. */
+  packScripts?: boolean;
   /** Raw stdin bytes per Send message. */
   sendChunkBytes?: number;
   maxEnvelopeSize?: number;
@@ -512,7 +514,7 @@ export function createHostExecutor(
     if (typeof script?.text !== 'string' || script.text.length === 0) {
       throw new InvalidCommandError('script text is empty', { host });
     }
-    const encoded = encodeCommandLine(script.text);
+    const encoded = encodeCommandLine(script.text, { pack: cfg.packScripts !== false });
     const res = await run({ commandLine: encoded.commandLine, stdin: encoded.stdin }, options);
     const stderr = clixmlToText(res.stderr);
     const label = script.scriptId ?? 'script';

@@ -1,6 +1,7 @@
 // Intake control and the cost of reads on the real gateway: a caller waiting (?wait=) for a slow
 // change does not keep others out even with one intake place; the intake gauges are on /metrics;
-// a read is answered after ONE audit commit that holds all three of its records.
+// a read is answered after ONE audit commit that holds all three of its records, and its script
+// travels packed in one Command.
 import { startKit, findVm, type GatewayKit } from './gateway-kit';
 
 describe('gateway intake and read audit', () => {
@@ -53,14 +54,19 @@ describe('gateway intake and read audit', () => {
     expect(res.text).toMatch(/hvgate_http_intake_refused 0/);
   });
 
-  it('a read is answered after one audit commit holding its requested, started and succeeded records', async () => {
+  it('a read: one Command (packed script, no Send), answered after one audit commit holding its requested, started and succeeded records', async () => {
     const host = kit.sim.hosts[1]!.name;
     const store = kit.gateway.services.auditStore;
     await kit.gateway.services.audit.flush();
     const before = store.stats().transactions;
     const head = (await store.head())?.seq ?? 0;
+    const sim = kit.sim.host(host);
+    const sent = (action: string): number => sim.counters().requests[action] ?? 0;
+    const [commands, sends] = [sent('Command'), sent('Send')];
     const res = await kit.api.get(`/v1/hosts/${host}`).set('Authorization', `Bearer ${kit.token()}`);
     expect(res.status).toBe(200);
+    // host.get is too long for -EncodedCommand but goes packed in its one Command: no stdin Send.
+    expect([sent('Command') - commands, sent('Send') - sends]).toEqual([1, 0]);
     // Durable when answered, all three at once.
     expect(store.stats().transactions - before).toBe(1);
     const events = (await store.readEvents(head, head + 10, 10)).map(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // The executor against the simulator's WinRM hosts (latency scale 0): request counts, shell
 // reuse and recycling, faults (hang, drop, garbage, HTTP 500, quotas), the stdin loader, and
 // no leaked shells or commands after close().
@@ -114,7 +115,8 @@ describe('executor on the simulator', () => {
     const big = defineScriptTemplate({
       opId: 'vm.list',
       version: 1,
-      core: `${`# ${'padding '.repeat(12)}\n`.repeat(700)}$result = @(Get-VM | ForEach-Object { [string]$_.Id })`,
+      // Random padding: too long for one line even packed, so it needs the loader and stdin.
+      core: `${Array.from({ length: 700 }, () => `# ${randomBytes(72).toString('base64')}\n`).join('')}$result = @(Get-VM | ForEach-Object { [string]$_.Id })`,
     });
     const script = renderScript(big, {});
     expect(Buffer.byteLength(script.text)).toBeGreaterThanOrEqual(64 * 1024);

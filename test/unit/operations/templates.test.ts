@@ -5,7 +5,8 @@
 import { CMDLET_TABLE, HVGATE_FUNCTIONS } from '../../../src/operations/cmdlet-table';
 import { OPERATIONS } from '../../../src/operations/operation-registry';
 import fc from 'fast-check';
-import { LOADER_SCRIPT } from '../../../src/powershell/command-line';
+import { LOADER_SCRIPT, encodeCommandLine, packedScript } from '../../../src/powershell/command-line';
+import { deflateRawSync } from 'node:zlib';
 import { renderScript } from '../../../src/powershell/script-render';
 import {
   SCRIPT_EPILOGUE,
@@ -101,8 +102,20 @@ describe('PowerShell grammar check', () => {
     }
   });
 
-  it('the stdin loader parses cleanly', () => {
+  it('the stdin loader and the unpacker parse cleanly', () => {
     expect(powershellSyntaxProblems(LOADER_SCRIPT)).toEqual([]);
+    const packed = packedScript(deflateRawSync(Buffer.from("$result = 'x'")).toString('base64'));
+    expect(powershellSyntaxProblems(packed)).toEqual([]);
+  });
+
+  it('catalog scripts are sent in one Command (encoded or packed) but for the VM list and VM facts', () => {
+    const viaStdin: string[] = [];
+    const params = { vmId: '0e52aaaa-bbbb-cccc-dddd-eeeeffff0000', name: 'web-01' };
+    for (const spec of OPERATIONS) {
+      const { text } = renderScript(spec.template, params, { jobId: 'j', requestId: 'r' });
+      if (encodeCommandLine(text).mode === 'loader') viaStdin.push(spec.id);
+    }
+    expect(viaStdin.sort()).toEqual(['vm.get', 'vm.list']);
   });
 
   it('rendered scripts parse cleanly whatever the params', () => {

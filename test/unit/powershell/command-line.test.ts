@@ -1,6 +1,9 @@
+import { inflateRawSync } from 'node:zlib';
 import {
   CMD_MAX_COMMAND_LINE,
   LOADER_HEADER,
+  PACKED_HEADER,
+  packedScript,
   LOADER_SCRIPT,
   POWERSHELL_PREFIX,
   decodePowerShellCommand,
@@ -11,12 +14,27 @@ import { renderScript } from '../../../src/powershell/script-render';
 import { defineScriptTemplate } from '../../../src/powershell/script-template';
 import { vmListTemplate } from './sample-templates';
 
+/** Text that deflate cannot shrink much (a fixed pseudo-random sequence of base64 characters). */
+function noise(chars: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  let x = 0x2545f491;
+  let out = '';
+  for (let i = 0; i < chars; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out += alphabet[(x >>> 0) % 64];
+  }
+  return out;
+}
+
 function bigTemplate(bytes: number) {
-  const filler = `# ${'x'.repeat(94)}\n`;
+  const lines = Math.ceil(bytes / 97);
+  const filler = (noise(94 * lines).match(/.{94}/g) ?? []).map((l) => `# ${l}\n`).join('');
   return defineScriptTemplate({
     opId: 'test.big-script',
     version: 1,
-    core: `${filler.repeat(Math.ceil(bytes / filler.length))}$result = 'big'`,
+    core: `${filler}$result = 'big'`,
   });
 }
 
@@ -42,9 +60,38 @@ describe('encodeCommandLine', () => {
     const fits = 'a'.repeat(maxChars);
     const over = 'a'.repeat(maxChars + 2);
     expect(encodePowerShellCommand(fits).length).toBeLessThanOrEqual(CMD_MAX_COMMAND_LINE);
-    expect(encodeCommandLine(fits).mode).toBe('encoded');
+    expect(encodeCommandLine(fits, { pack: false }).mode).toBe('encoded');
     expect(encodePowerShellCommand(over).length).toBeGreaterThan(CMD_MAX_COMMAND_LINE);
-    expect(encodeCommandLine(over).mode).toBe('loader');
+    expect(encodeCommandLine(over, { pack: false }).mode).toBe('loader');
+  });
+
+  it('packs a script too long for -EncodedCommand into one line when it compresses enough', () => {
+    const { text } = renderScript(bigTemplate(1024), { vmName: '東京' });
+    // Long and repetitive, like catalog scripts (their helper functions repeat a lot).
+    const script = `${text}\n${'# Get-VM -Id $p.params.vmId | Set-VMMemory -Priority 50\n'.repeat(200)}`;
+    expect(encodePowerShellCommand(script).length).toBeGreaterThan(CMD_MAX_COMMAND_LINE);
+    const enc = encodeCommandLine(script);
+    expect(enc.mode).toBe('packed');
+    expect(enc.stdin).toBeUndefined();
+    expect(enc.commandLine.length).toBeLessThanOrEqual(CMD_MAX_COMMAND_LINE);
+    const unpacker = decodePowerShellCommand(enc.commandLine) as string;
+    expect(unpacker.split('\n')[0]).toBe(PACKED_HEADER);
+    // Constant but for its one base64 literal, which inflates to the script's exact UTF-8 bytes.
+    const literal = /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(unpacker)![1]!;
+    expect(unpacker).toBe(packedScript(literal));
+    expect(inflateRawSync(Buffer.from(literal, 'base64')).toString('utf8')).toBe(script);
+    // The host can turn packing off: then the same script goes through stdin.
+    expect(encodeCommandLine(script, { pack: false }).mode).toBe('loader');
+  });
+
+  it('falls back to the stdin loader when even the packed line is too long', () => {
+    const { text } = renderScript(bigTemplate(8 * 1024), {});
+    expect(encodeCommandLine(text).mode).toBe('loader');
+  });
+
+  it('packedScript takes nothing but base64', () => {
+    expect(() => packedScript("x'); Remove-VM *; ('")).toThrow(TypeError);
+    expect(packedScript('QUJD')).toContain("[Convert]::FromBase64String('QUJD')");
   });
 
   it('delivers a 64 KiB script through the loader and stdin', () => {

@@ -1,3 +1,4 @@
+import { encodeCommandLine, packedScript } from '../../../src/powershell/command-line';
 import { Simulator, SimulatorOptionsError, UnknownSimHostError } from '../../../src/simulator/simulator';
 import { startSimulator, useSimulator } from '../../helpers/sim-harness';
 import { WsmanTestClient, httpRequest, wsmanEnvelope } from './wsman-test-client';
@@ -137,5 +138,36 @@ describe('hvgate scripts over WinRM', () => {
     expect(
       applied.some((a) => a.operation === 'vm.list' && JSON.stringify(a.meta).includes('loader-1')),
     ).toBe(true);
+  });
+
+  test('the packed form: the unpacker inflates its literal and runs the script, in one Command', async () => {
+    const h = sim().hosts[0]!;
+    const client = new WsmanTestClient(h.url);
+    const script = vmListScript(20 * 1024);
+    const enc = encodeCommandLine(script);
+    expect(enc.mode).toBe('packed');
+    expect(enc.stdin).toBeUndefined();
+    const before = sim().host(h.name).counters().requests['Send'] ?? 0;
+    const r = await client.run(enc.commandLine);
+    expect(r.stderr.toString()).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(resultOf(r.stdout)).toMatchObject({ ok: true, result: expect.any(Array) });
+    expect(sim().host(h.name).counters().requests['Send'] ?? 0).toBe(before);
+  });
+
+  test.each([
+    ['not base64', 'not*base64', /FromBase64String.*FormatException/s],
+    [
+      'base64 of bytes that are not DEFLATE',
+      Buffer.from('plain text, not deflate').toString('base64'),
+      /ReadToEnd.*InvalidDataException/s,
+    ],
+  ])('a packed literal that is %s fails like PowerShell would, exit 1', async (_what, literal, stderr) => {
+    const h = sim().hosts[0]!;
+    const client = new WsmanTestClient(h.url);
+    const text = packedScript('AAAA').replace("('AAAA')", `('${literal}')`);
+    const r = await client.run(`powershell.exe -NoProfile -NonInteractive -EncodedCommand ${encoded(text)}`);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.toString()).toMatch(stderr);
   });
 });

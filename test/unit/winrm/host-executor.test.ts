@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // The executor against an in-memory WinRS host (transport seam): shell reuse, receive loop,
 // recycling, retries, deadline/abort cleanup, slot limits, script envelopes.
 import { encodeCommandLine, decodePowerShellCommand } from '../../../src/powershell/command-line';
@@ -440,11 +441,41 @@ describe('host executor: runScript', () => {
     );
   });
 
+  it('sends a long script that compresses well packed in its Command; packScripts: false uses stdin', async () => {
+    const long = defineScriptTemplate({
+      opId: 'test.long',
+      version: 1,
+      core: `${'# Get-VM -Id $p.params.vmId | Set-VMMemory -Priority 50\n'.repeat(200)}$result = 1`,
+    });
+    const script = renderScript(long, { vmName: 'web-01' });
+    for (const packScripts of [true, false]) {
+      const { fake, exec } = setup(
+        {
+          programs: () => ({
+            readsStdin: !packScripts,
+            fromStdin: () => ({ stdout: formatResultLine({ ok: true, result: 1 }), exitCode: 0 }),
+            final: { stdout: formatResultLine({ ok: true, result: 1 }) },
+            exitCode: 0,
+          }),
+        },
+        { packScripts },
+      );
+      const r = await exec.runScript(script, { deadline: soon() });
+      expect(r.envelope).toEqual({ ok: true, result: 1 });
+      const cmdLine = fake.requests.find((q) => q.action === 'Command')?.commandLine ?? '';
+      const header = decodePowerShellCommand(cmdLine)?.split('\n')[0];
+      expect([header, fake.requests.filter((q) => q.action === 'Send').length > 0]).toEqual(
+        packScripts ? ['# hvgate-packed@1', false] : ['# hvgate-loader@1', true],
+      );
+    }
+  });
+
   it('sends a 64 KiB script through the loader and stdin', async () => {
     const big = defineScriptTemplate({
       opId: 'test.big',
       version: 1,
-      core: `# ${'p'.repeat(70 * 1024)}\n$result = 1`,
+      // Random base64 text: deflate cannot pack it into one line, so it needs the loader.
+      core: `# ${randomBytes(54 * 1024).toString('base64')}\n$result = 1`,
     });
     const script = renderScript(big, { vmName: '仮想' });
     expect(encodeCommandLine(script.text).mode).toBe('loader');
