@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 // The executor against the simulator's WinRM hosts (latency scale 0): request counts, shell
 // reuse and recycling, faults (hang, drop, garbage, HTTP 500, quotas), the stdin loader, and
 // no leaked shells or commands after close().
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { renderScript } from '../../../src/powershell/script-render';

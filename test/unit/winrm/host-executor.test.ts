@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 // The executor against an in-memory WinRS host (transport seam): shell reuse, receive loop,
 // recycling, retries, deadline/abort cleanup, slot limits, script envelopes.
+import { randomBytes } from 'node:crypto';
 import { encodeCommandLine, decodePowerShellCommand } from '../../../src/powershell/command-line';
 import { renderScript } from '../../../src/powershell/script-render';
 import { defineScriptTemplate } from '../../../src/powershell/script-template';
