@@ -28,6 +28,8 @@ export interface IntakeGateOptions {
   readonly hostOf?: (req: Request) => string | null;
   /** Slots of the host no job holds or waits for right now. */
   readonly idleSlots?: (host: string) => number;
+  /** Places beyond `concurrency` that only fast-lane requests may take. */
+  readonly fastLaneExtra?: number;
 }
 
 export interface IntakeStats {
@@ -53,6 +55,8 @@ export function releaseIntake(res: Response): void {
 export function createIntakeGate(options: IntakeGateOptions): IntakeGate {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const maxWaiting = Math.max(0, Math.floor(options.maxWaiting));
+  const fastLimit =
+    concurrency + Math.max(0, Math.floor(options.fastLaneExtra ?? Number(process.env['HVG_FASTX'] ?? 0)));
   const fastLine = new Fifo<() => void>();
   const line = new Fifo<() => void>();
   let inFlight = 0;
@@ -84,8 +88,11 @@ export function createIntakeGate(options: IntakeGateOptions): IntakeGate {
 
   function handOn(): void {
     handing = false;
-    while (inFlight < concurrency && queued() > 0) {
-      const next = fastLine.size > 0 ? fastLine.shift() : line.shift();
+    for (;;) {
+      let next: (() => void) | undefined;
+      if (fastLine.size > 0 && inFlight < fastLimit) next = fastLine.shift();
+      else if (line.size > 0 && inFlight < concurrency) next = line.shift();
+      if (!next) return;
       inFlight += 1;
       next();
     }
@@ -134,7 +141,8 @@ export function createIntakeGate(options: IntakeGateOptions): IntakeGate {
       state = 'held';
       next();
     };
-    if (inFlight < concurrency && queued() === 0) {
+    const limit = lane !== null ? fastLimit : concurrency;
+    if (inFlight < limit && (lane !== null ? fastLine.size : queued()) === 0) {
       inFlight += 1;
       start();
       return;

@@ -282,19 +282,12 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     } catch (err) {
       throw mapExecutionError(err, { hostName: entry.name, operation: spec.id, vmName: target.vmName });
     }
-    const encoded = encodeCommandLine(rendered.text, { pack: entry.packScripts });
     return {
       spec,
       target,
       params: scriptParams,
       rules,
-      script: {
-        id: rendered.scriptId,
-        sha256: rendered.sha256,
-        text: rendered.text,
-        commandLineLength: encoded.commandLine.length,
-        delivery: encoded.mode,
-      },
+      script: { id: rendered.scriptId, sha256: rendered.sha256, text: rendered.text },
     };
   }
 
@@ -326,6 +319,10 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
 
     async dryRun(spec, target, input, meta): Promise<DryRunReport> {
       const prepared = await build(spec, target, input, meta, 'dry-run');
+      // The executor encodes the script again when it runs; only a dry run reports how it travels.
+      const encoded = encodeCommandLine(prepared.script.text, {
+        pack: requireHost(target.hostName).packScripts,
+      });
       return {
         operation: spec.id,
         target: prepared.target,
@@ -333,7 +330,11 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
         wouldRun: prepared.rules.every((r) => r.passed),
         rules: prepared.rules,
         longRunning: spec.longRunning,
-        script: prepared.script,
+        script: {
+          ...prepared.script,
+          commandLineLength: encoded.commandLine.length,
+          delivery: encoded.mode,
+        },
       };
     },
 

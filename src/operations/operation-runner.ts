@@ -32,14 +32,7 @@ export interface PreparedOperation {
   /** Exactly what goes into the params blob (`vmId` included for VM operations). */
   params: Record<string, unknown>;
   rules: RuleOutcome[];
-  script: {
-    id: string;
-    sha256: string;
-    text: string;
-    commandLineLength: number;
-    /** encoded: the script as -EncodedCommand; packed: compressed in the line; loader: via stdin. */
-    delivery: 'encoded' | 'packed' | 'loader';
-  };
+  script: { id: string; sha256: string; text: string };
 }
 
 export interface DryRunReport {
@@ -50,7 +43,11 @@ export interface DryRunReport {
   wouldRun: boolean;
   rules: RuleOutcome[];
   longRunning: boolean;
-  script: PreparedOperation['script'];
+  script: PreparedOperation['script'] & {
+    commandLineLength: number;
+    /** encoded: the script as -EncodedCommand; packed: compressed in the line; loader: via stdin. */
+    delivery: 'encoded' | 'packed' | 'loader';
+  };
 }
 
 export interface ExecuteOptions {

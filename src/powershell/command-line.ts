@@ -69,17 +69,27 @@ export function decodePowerShellCommand(commandLine: string): string | undefined
   return Buffer.from(b64, 'base64').toString('utf16le');
 }
 
+/**
+ * Templates whose packed line came out well over the limit: their params change the text by a few
+ * hundred bytes at most, so they never fit and are not compressed again (the VM facts read runs
+ * before every change). Keyed by script id (`op@version`), so bounded by the catalog.
+ */
+const tooLongPacked = new Set<string>();
+const PACKED_MARGIN = 1.1;
+
 export function encodeCommandLine(
   scriptText: string,
-  options: { maxLength?: number; pack?: boolean } = {},
+  options: { maxLength?: number; pack?: boolean; scriptId?: string } = {},
 ): EncodedCommand {
   const maxLength = options.maxLength ?? CMD_MAX_COMMAND_LINE;
   const direct = encodePowerShellCommand(scriptText);
   if (direct.length <= maxLength) return { mode: 'encoded', commandLine: direct };
-  if (options.pack !== false) {
-    const packedBase64 = deflateRawSync(Buffer.from(scriptText, 'utf8'), { level: 9 }).toString('base64');
+  const key = options.scriptId === undefined ? undefined : `${options.scriptId}/${maxLength}`;
+  if (options.pack !== false && (key === undefined || !tooLongPacked.has(key))) {
+    const packedBase64 = deflateRawSync(Buffer.from(scriptText, 'utf8')).toString('base64');
     const packed = encodePowerShellCommand(packedScript(packedBase64));
     if (packed.length <= maxLength) return { mode: 'packed', commandLine: packed };
+    if (key !== undefined && packed.length > maxLength * PACKED_MARGIN) tooLongPacked.add(key);
   }
   const loader = encodePowerShellCommand(LOADER_SCRIPT);
   if (loader.length > maxLength) {

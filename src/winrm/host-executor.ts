@@ -514,7 +514,10 @@ export function createHostExecutor(
     if (typeof script?.text !== 'string' || script.text.length === 0) {
       throw new InvalidCommandError('script text is empty', { host });
     }
-    const encoded = encodeCommandLine(script.text, { pack: cfg.packScripts !== false });
+    const encoded = encodeCommandLine(script.text, {
+      pack: cfg.packScripts !== false,
+      ...(script.scriptId !== undefined ? { scriptId: script.scriptId } : {}),
+    });
     const res = await run({ commandLine: encoded.commandLine, stdin: encoded.stdin }, options);
     const stderr = clixmlToText(res.stderr);
     const label = script.scriptId ?? 'script';

@@ -139,12 +139,20 @@ describe('prepare', () => {
     }
   });
 
-  it('renders the script with vmId and meta in the blob, and reports how it is delivered', async () => {
+  it('renders the script with vmId and meta in the blob', async () => {
     const prepared = await h.prepare('processor.set', TOKYO, 'web-01', { relativeWeight: 300 });
     expect(prepared.params).toEqual({ relativeWeight: 300, vmId: h.vm(TOKYO, 'web-01').id });
     expect(prepared.script.id).toBe('processor.set@1');
     expect(prepared.script.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(prepared.script.commandLineLength).toBeLessThanOrEqual(8191);
+  });
+
+  it('a dry run reports how the script would travel: processor.set encoded, memory.set packed', async () => {
+    const short = await h.dryRun('processor.set', TOKYO, 'web-01', { relativeWeight: 300 });
+    expect(short.script).toMatchObject({ id: 'processor.set@1', delivery: 'encoded' });
+    expect(short.script.commandLineLength).toBeLessThanOrEqual(8191);
+    const packed = await h.dryRun('memory.set', TOKYO, 'web-01', { startupBytes: 8 * GiB });
+    expect(packed.script).toMatchObject({ id: 'memory.set@1', delivery: 'packed' });
+    expect(packed.script.commandLineLength).toBeLessThanOrEqual(8191);
   });
 });
 

@@ -1,4 +1,4 @@
-import { inflateRawSync } from 'node:zlib';
+import zlib, { inflateRawSync } from 'node:zlib';
 import {
   CMD_MAX_COMMAND_LINE,
   LOADER_HEADER,
@@ -87,6 +87,22 @@ describe('encodeCommandLine', () => {
   it('falls back to the stdin loader when even the packed line is too long', () => {
     const { text } = renderScript(bigTemplate(8 * 1024), {});
     expect(encodeCommandLine(text).mode).toBe('loader');
+  });
+
+  it('a template whose packed line was well over the limit is not compressed again', () => {
+    const spy = jest.spyOn(zlib, 'deflateRawSync');
+    try {
+      const { text } = renderScript(bigTemplate(8 * 1024), {});
+      for (let i = 0; i < 3; i++) {
+        expect(encodeCommandLine(text, { scriptId: 'test.never-fits@1' }).mode).toBe('loader');
+      }
+      expect(spy).toHaveBeenCalledTimes(1);
+      // Without the id there is nothing to remember it by.
+      encodeCommandLine(text);
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('packedScript takes nothing but base64', () => {
