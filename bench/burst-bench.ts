@@ -183,6 +183,9 @@ function runJsonChild<T>(
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
+    // A child that exits before reading its input (python3-winrm missing, say) closes the pipe:
+    // its exit code and stderr below say why, so the write error itself is not the news.
+    child.stdin.on('error', () => undefined);
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code !== 0) return reject(new Error(`${label} exited ${code}: ${err}`));
