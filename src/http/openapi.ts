@@ -93,10 +93,16 @@ function operationErrors(spec: OperationSpec): Json {
       headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 }, description: 'Seconds to wait' } },
     },
     '502': problemResponse('The host failed the operation', ['HVG_ERR_HOST_FAILURE']),
-    '503': problemResponse('Host or audit trail unavailable', [
-      'HVG_ERR_HOST_UNAVAILABLE',
-      'HVG_ERR_AUDIT_UNAVAILABLE',
-    ]),
+    '503': {
+      ...problemResponse('Host, audit trail or gateway intake unavailable; retry after Retry-After', [
+        'HVG_ERR_HOST_UNAVAILABLE',
+        'HVG_ERR_AUDIT_UNAVAILABLE',
+        'HVG_ERR_GATEWAY_BUSY',
+        'HVG_ERR_QUEUE_TIMEOUT',
+        'HVG_ERR_SHUTTING_DOWN',
+      ]),
+      headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 }, description: 'Seconds to wait' } },
+    },
     '504': problemResponse('The host did not finish in time', ['HVG_ERR_TIMEOUT']),
   };
   if (spec.method !== 'GET') {
