@@ -174,7 +174,14 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   }
 
   async function loadState(): Promise<ChainState> {
-    const [head, cp] = await Promise.all([store.head(), store.lastCheckpoint()]);
+    // The checkpoint first, then the head: a checkpoint commits together with the events it
+    // covers, so a head read after it is never below it unless the trail was cut. Read the other
+    // way round (or at once), another replica's commit landing between the two reads looked like
+    // a truncated trail and failed appends under load (seen in the HA test). A checkpoint that
+    // lands between them makes this state one checkpoint old, which the store's expected-seq
+    // check turns into an ordinary conflict and a reload.
+    const cp = await store.lastCheckpoint();
+    const head = await store.head();
     const seq = head?.seq ?? 0;
     const hash = head?.hash ?? GENESIS_HASH;
     let checkpointSeq = 0;

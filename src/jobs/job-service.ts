@@ -182,7 +182,7 @@ export function createJobService(options: JobServiceOptions): JobService {
     try {
       await audit.append(event);
     } catch (err) {
-      log?.error({ err: (err as Error).name, stage: event.stage }, 'audit of a refusal failed');
+      log?.error({ ...auditFailure(err), stage: event.stage }, 'audit of a refusal failed');
     }
   }
 
@@ -200,7 +200,7 @@ export function createJobService(options: JobServiceOptions): JobService {
   }
 
   function readAuditFailed(job: JobRecord, stage: string, err: unknown): void {
-    log?.error({ jobId: job.id, stage, err: errName(err) }, 'audit of a read failed');
+    log?.error({ jobId: job.id, stage, ...auditFailure(err) }, 'audit of a read failed');
   }
 
   async function finish(
@@ -236,10 +236,7 @@ export function createJobService(options: JobServiceOptions): JobService {
         await audit.append(event);
       } catch (err) {
         // The `started` record already proves intent; the outcome is on the job for reconciliation.
-        log?.error(
-          { jobId: job.id, stage: event.stage, err: (err as Error).name },
-          'audit of an outcome failed',
-        );
+        log?.error({ jobId: job.id, stage: event.stage, ...auditFailure(err) }, 'audit of an outcome failed');
       }
     }
     if (moved) options.observer?.jobFinished?.({ ...job, ...patch, state, finishedAt });
@@ -711,6 +708,7 @@ export function createJobService(options: JobServiceOptions): JobService {
         else requested.catch((err: unknown) => readAuditFailed(job, 'requested', err));
       } catch (err) {
         const e = toHvgError(err);
+        log?.error({ jobId: job.id, stage: 'requested', ...auditFailure(err) }, 'audit of a request failed');
         await store.update(job.id, { state: 'failed', finishedAt: clock.now(), error: toJobError(e) }, [
           'queued',
         ]);
@@ -896,4 +894,24 @@ function safeHost(host: string): string {
 
 function errName(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;
+}
+
+/**
+ * Why an audit append failed, for the log: the store's own error behind AuditUnavailableError (a
+ * driver code such as a PostgreSQL SQLSTATE or ECONNREFUSED, else the first 160 characters of its
+ * message; driver messages name tables and timeouts, never secrets).
+ */
+function auditFailure(err: unknown): { err: string; cause?: string } {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (!(cause instanceof Error)) {
+    const message = err instanceof Error ? err.message.slice(0, 160) : String(err).slice(0, 160);
+    return cause === undefined
+      ? { err: errName(err), cause: message }
+      : { err: errName(err), cause: `${typeof cause}: ${String(cause).slice(0, 160)}` };
+  }
+  const code = (cause as { code?: unknown }).code;
+  return {
+    err: errName(err),
+    cause: `${cause.name}${typeof code === 'string' ? ` ${code}` : ''}: ${cause.message.slice(0, 160)}`,
+  };
 }

@@ -173,6 +173,15 @@ describeWithPostgres('three gateway replicas sharing one PostgreSQL', () => {
     }
 
     const events = (await readAudit()).filter((e) => e.operation === 'memory.set');
+    const succeededIds = new Set(events.filter((e) => e.stage === 'succeeded').map((e) => e.jobId));
+    const unrecorded = ok.filter((r) => !succeededIds.has(r.body['id'] as string));
+    if (unrecorded.length)
+      console.warn(
+        'answered 200 without a succeeded record:',
+        JSON.stringify(unrecorded.map((r) => r.body)),
+        JSON.stringify(events.filter((e) => e.jobId === unrecorded[0]!.body['id'])),
+        cluster.replicas.map((r) => r.stderr().slice(-3000)),
+      );
     expect(events.filter((e) => e.stage === 'requested')).toHaveLength(300);
     expect(events.filter((e) => e.stage === 'succeeded')).toHaveLength(ok.length);
     expect(

@@ -1,3 +1,4 @@
+import type { AuditStore } from '../../../src/store/audit-store';
 import { AuditUnavailableError, AuditEventInputError } from '../../../src/audit/audit-errors';
 import { GENESIS_HASH, chainHash, eventBody } from '../../../src/audit/audit-chain';
 import { parseCheckpoint, verifyCheckpointSignature } from '../../../src/audit/audit-checkpoint';
@@ -300,6 +301,42 @@ describe('audit writer', () => {
     const { writer } = testWriter(ts.store);
     await writer.close();
     await expect(writer.append(sampleInput(0))).rejects.toBeInstanceOf(AuditUnavailableError);
+  });
+
+  it('another writer committing between its head and checkpoint reads is a conflict, not a truncated trail', async () => {
+    // checkpointEvery 5 (test kit): b's interleaved commit of events 6..10 carries the checkpoint at 10.
+    const a = testWriter(ts.store).writer;
+    const b = testWriter(ts.store).writer;
+    await appendSequentially(a, 4);
+    await b.append(sampleInput(100)); // b now knows the head
+    // a's next append reloads its state (its head is stale); b commits between a's two reads.
+    let interleaved = false;
+    const racing: AuditStore = {
+      ...ts.store,
+      async lastCheckpoint() {
+        const cp = await ts.store.lastCheckpoint();
+        if (!interleaved) {
+          interleaved = true;
+          await Promise.all([1, 2, 3, 4, 5].map((i) => b.append(sampleInput(200 + i))));
+        }
+        return cp;
+      },
+      async head() {
+        const head = await ts.store.head();
+        if (!interleaved) {
+          interleaved = true;
+          await Promise.all([1, 2, 3, 4, 5].map((i) => b.append(sampleInput(200 + i))));
+        }
+        return head;
+      },
+    };
+    const c = testWriter(racing).writer;
+    const e = await c.append(sampleInput(300));
+    expect(interleaved).toBe(true);
+    expect(e.seq).toBe(11);
+    await Promise.all([a.close(), b.close(), c.close()]);
+    const result = await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() });
+    expect(result).toMatchObject({ ok: true, eventsChecked: 11 });
   });
 
   it('lets two writers share a store without forking the chain', async () => {
