@@ -208,44 +208,46 @@ function commandNotFound(cmd: CommandToken): string {
   ]);
 }
 
-/** The loader's FromBase64String call failing on a bad payload, positioned at that call in the loader. */
-function base64FormatError(loaderText: string): string {
-  const lines = loaderText.split(/\r?\n/);
+/**
+ * A .NET method call of a script throwing, as PowerShell reports it: the message, then the first
+ * line holding `call`, underlined.
+ */
+function methodCallError(scriptText: string, call: string, message: string, exception: string): string {
+  const lines = scriptText.split(/\r?\n/);
   const index = Math.max(
     0,
-    lines.findIndex((l) => l.includes('FromBase64String')),
+    lines.findIndex((l) => l.includes(call)),
   );
   const lineText = lines[index] ?? '';
-  const column = Math.max(0, lineText.indexOf('[Convert]::FromBase64String'));
-  const call = '[Convert]::FromBase64String';
+  const column = Math.max(0, lineText.indexOf(call));
   return clixmlError([
-    'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "',
+    message,
     `At line:${index + 1} char:${column + 1}`,
     `+ ${lineText}`,
     `+ ${' '.repeat(column)}${'~'.repeat(call.length)}`,
     '    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException',
-    '    + FullyQualifiedErrorId : FormatException',
+    `    + FullyQualifiedErrorId : ${exception}`,
   ]);
+}
+
+/** The loader's or unpacker's FromBase64String call failing on a bad payload. */
+function base64FormatError(scriptText: string): string {
+  return methodCallError(
+    scriptText,
+    '[Convert]::FromBase64String',
+    'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters. "',
+    'FormatException',
+  );
 }
 
 /** DeflateStream failing on bytes that are not raw DEFLATE, at the unpacker's ReadToEnd call. */
 function inflateError(packedText: string): string {
-  const lines = packedText.split(/\r?\n/);
-  const index = Math.max(
-    0,
-    lines.findIndex((l) => l.includes('.ReadToEnd()')),
-  );
-  const lineText = lines[index] ?? '';
-  const call = '(New-Object IO.StreamReader($hvgateStream, [Text.Encoding]::UTF8)).ReadToEnd()';
-  const column = Math.max(0, lineText.indexOf(call));
-  return clixmlError([
+  return methodCallError(
+    packedText,
+    '(New-Object IO.StreamReader($hvgateStream, [Text.Encoding]::UTF8)).ReadToEnd()',
     'Exception calling "ReadToEnd" with "0" argument(s): "Block length does not match with its complement."',
-    `At line:${index + 1} char:${column + 1}`,
-    `+ ${lineText}`,
-    `+ ${' '.repeat(column)}${'~'.repeat(call.length)}`,
-    '    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException',
-    '    + FullyQualifiedErrorId : InvalidDataException',
-  ]);
+    'InvalidDataException',
+  );
 }
 
 /** The progress record Windows PowerShell writes while auto-loading modules (pywinrm#245). */

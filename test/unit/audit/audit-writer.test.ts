@@ -311,24 +311,19 @@ describe('audit writer', () => {
     await b.append(sampleInput(100)); // b now knows the head
     // a's next append reloads its state (its head is stale); b commits between a's two reads.
     let interleaved = false;
+    /** b commits five events (and the checkpoint at 10) right after c's first read returns. */
+    const afterFirstRead = async <T>(read: Promise<T>): Promise<T> => {
+      const value = await read;
+      if (!interleaved) {
+        interleaved = true;
+        await Promise.all([1, 2, 3, 4, 5].map((i) => b.append(sampleInput(200 + i))));
+      }
+      return value;
+    };
     const racing: AuditStore = {
       ...ts.store,
-      async lastCheckpoint() {
-        const cp = await ts.store.lastCheckpoint();
-        if (!interleaved) {
-          interleaved = true;
-          await Promise.all([1, 2, 3, 4, 5].map((i) => b.append(sampleInput(200 + i))));
-        }
-        return cp;
-      },
-      async head() {
-        const head = await ts.store.head();
-        if (!interleaved) {
-          interleaved = true;
-          await Promise.all([1, 2, 3, 4, 5].map((i) => b.append(sampleInput(200 + i))));
-        }
-        return head;
-      },
+      lastCheckpoint: () => afterFirstRead(ts.store.lastCheckpoint()),
+      head: () => afterFirstRead(ts.store.head()),
     };
     const c = testWriter(racing).writer;
     const e = await c.append(sampleInput(300));
