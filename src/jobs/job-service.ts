@@ -22,7 +22,7 @@ import type { JobPatch, JobStore } from '../store/job-store';
 import { jobAuditEvent } from './job-audit';
 import { toHvgError, toJobError } from './job-errors';
 import { requestHash, validateInput } from './job-input';
-import { JOB_STATES, isTerminal, ownerKey, type JobActor, type JobRecord, type JobState } from './job-model';
+import { JOB_STATES, ownerKey, type JobActor, type JobRecord, type JobState } from './job-model';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 export const MAX_WAIT_SEC = 300;
@@ -485,7 +485,8 @@ export function createJobService(options: JobServiceOptions): JobService {
 
   async function waitFor(id: string, ms: number): Promise<JobRecord | null> {
     if (ms <= 0 || !active.has(id)) return store.get(id);
-    // The waiter is registered before the state is read, so an outcome landing in between still wakes it.
+    // Active here means its cleanup (which wakes every waiter) has not run yet, and the waiter is
+    // registered synchronously below: no outcome can slip past it, so there is nothing to read first.
     let release!: () => void;
     const woken = new Promise<void>((resolve) => {
       let set = waiters.get(id);
@@ -498,11 +499,6 @@ export function createJobService(options: JobServiceOptions): JobService {
       };
       set.add(release);
     });
-    const current = await store.get(id);
-    if (!current || isTerminal(current.state)) {
-      release();
-      return current;
-    }
     await woken;
     return store.get(id);
   }
