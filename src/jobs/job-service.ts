@@ -712,7 +712,9 @@ export function createJobService(options: JobServiceOptions): JobService {
         throw withJobId(e, job.id);
       }
 
-      const { admitted } = launch(job, spec);
+      // The row as stored; admission fills in the VM on the in-memory record before the row has it.
+      const stored: JobRecord = { ...job };
+      const { ctl, admitted } = launch(job, spec);
       try {
         await admitted;
       } catch (err) {
@@ -720,6 +722,10 @@ export function createJobService(options: JobServiceOptions): JobService {
         throw withJobId(toHvgError(err), job.id);
       }
       req.onAccepted?.();
+      // ?wait=0 on a job still in its queue: the row is the one just written, no need to read it.
+      if (waitMs <= 0 && ctl.phase === 'queued' && active.get(job.id) === ctl) {
+        return { kind: 'job', job: stored, replayed: false };
+      }
       const latest = await waitFor(job.id, waitMs);
       return { kind: 'job', job: latest ?? job, replayed: false };
     },
