@@ -252,11 +252,32 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         } catch (err) {
           state = null;
           if (err instanceof AuditHeadConflictError && attempt < maxConflictRetries) continue;
+          // A commit can succeed and still report an error (a connection dropped on the way back).
+          // Telling those callers "not recorded" would be false, and a caller that retries would
+          // record its event twice, so look: if the last event sealed here is in the store at its
+          // seq with its hash, the whole group committed (one transaction).
+          if (!(err instanceof AuditHeadConflictError) && (await committedAnyway(sealed, seq, hash))) {
+            return { sealed, checkpoints };
+          }
           throw err;
         }
       }
       state = { seq, hash, checkpointSeq, checkpointHash: cpHash };
       return { sealed, checkpoints };
+    }
+  }
+
+  async function committedAnyway(
+    sealed: Committed['sealed'],
+    lastSeq: number,
+    lastHash: string,
+  ): Promise<boolean> {
+    if (sealed.length === 0) return false;
+    try {
+      const [stored] = await store.readEvents(lastSeq - 1, lastSeq, 1);
+      return stored !== undefined && stored.seq === lastSeq && stored.hash === lastHash;
+    } catch {
+      return false;
     }
   }
 

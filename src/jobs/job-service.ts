@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '../audit/audit-event';
 import { canonicalJson } from '../audit/canonical-json';
+import { AuditUnavailableError } from '../audit/audit-errors';
 import type { AuditWriter } from '../audit/audit-writer';
 import type { Authorizer } from '../auth/authorizer';
 import { ForbiddenError } from '../auth/auth-errors';
@@ -231,15 +232,37 @@ export function createJobService(options: JobServiceOptions): JobService {
     }
     const finishedAt = clock.now();
     const moved = await store.update(job.id, { ...patch, state, finishedAt }, fromStates);
-    if (moved && event) {
+    if (moved && event) await recordOutcome(job, event);
+    if (moved) options.observer?.jobFinished?.({ ...job, ...patch, state, finishedAt });
+  }
+
+  /**
+   * The host has acted by now, so a failed outcome append is retried for a moment (the job keeps
+   * its slot meanwhile) before settling for the log: the `started` record already proves intent and
+   * the outcome stays on the job for reconciliation. The writer resolves a commit that reported an
+   * error but landed, so a retry never records the outcome twice.
+   */
+  async function recordOutcome(job: JobRecord, event: AuditEventInput): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
       try {
         await audit.append(event);
+        return;
       } catch (err) {
-        // The `started` record already proves intent; the outcome is on the job for reconciliation.
-        log?.error({ jobId: job.id, stage: event.stage, ...auditFailure(err) }, 'audit of an outcome failed');
+        const delay = OUTCOME_RETRY_DELAYS_MS[attempt];
+        if (delay === undefined || !(err instanceof AuditUnavailableError)) {
+          log?.error(
+            { jobId: job.id, stage: event.stage, ...auditFailure(err) },
+            'audit of an outcome failed',
+          );
+          return;
+        }
+        log?.warn(
+          { jobId: job.id, stage: event.stage, attempt: attempt + 1, ...auditFailure(err) },
+          'audit of an outcome failed, retrying',
+        );
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, delay));
       }
     }
-    if (moved) options.observer?.jobFinished?.({ ...job, ...patch, state, finishedAt });
   }
 
   async function failJob(
@@ -893,6 +916,9 @@ function safeId(id: string): string {
 function safeHost(host: string): string {
   return /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(host) ? host : '(invalid host name)';
 }
+
+/** Waits between attempts to record an outcome (then the log is all there is). */
+const OUTCOME_RETRY_DELAYS_MS = [50, 250, 1000];
 
 function errName(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;

@@ -238,6 +238,53 @@ describe('fail closed', () => {
   });
 });
 
+describe('an outcome record that fails once', () => {
+  let kit: GatewayKit;
+  let failures = 0;
+  beforeAll(async () => {
+    kit = await startKit({
+      simulator: sim,
+      overrides: {
+        auditStore: (db) => {
+          const real = createSqliteAuditStore(db);
+          const wrapped: AuditStore = {
+            ...real,
+            async appendBatch(batch) {
+              if (failures > 0 && batch.events.some((e) => e.body.includes('"stage":"succeeded"'))) {
+                failures -= 1;
+                throw new Error('disk I/O error');
+              }
+              return real.appendBatch(batch);
+            },
+          };
+          return wrapped;
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await kit?.close();
+  });
+
+  test('is retried: the change answers 200 and its outcome is on the trail exactly once', async () => {
+    const token = kit.token();
+    failures = 1;
+    const res = await kit.api.put(MEMORY).set('Authorization', `Bearer ${token}`).send({ priority: 44 });
+    expect(failures).toBe(0);
+    expect(res.status).toBe(200);
+    const stages = kit.lines.audit
+      .map((l) => JSON.parse(l) as AuditEvent)
+      .filter((e) => e.jobId === res.body.id)
+      .map((e) => e.stage);
+    expect(stages).toEqual(['requested', 'started', 'succeeded']);
+    expect(kit.lines.logs.some((l) => l.includes('audit of an outcome failed, retrying'))).toBe(true);
+    const verify = await kit.api
+      .get('/v1/audit/verify')
+      .set('Authorization', `Bearer ${kit.token({ scopes: ['audit:read'] })}`);
+    expect(verify.body.ok).toBe(true);
+  });
+});
+
 describe('graceful shutdown', () => {
   let kit: GatewayKit;
   beforeAll(async () => {
