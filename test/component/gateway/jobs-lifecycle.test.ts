@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AuditEvent } from '../../../src/audit/audit-event';
 import type { AuditStore } from '../../../src/store/audit-store';
 import { createSqliteAuditStore } from '../../../src/store/sqlite-audit-store';
+import type { SqliteDatabase } from '../../../src/store/sqlite-database';
 import { createSimulator, type Simulator } from '../../../src/simulator/simulator';
 import { startKit, type GatewayKit } from './gateway-kit';
 
@@ -161,25 +162,27 @@ describe('idempotency and cancel', () => {
   });
 });
 
+/** The real SQLite audit store, except that a batch whose event bodies match `failWhen()` fails. */
+function failingAuditStore(failWhen: () => ((bodies: string[]) => boolean) | null) {
+  return (db: SqliteDatabase): AuditStore => {
+    const real = createSqliteAuditStore(db);
+    return {
+      ...real,
+      async appendBatch(batch) {
+        if (failWhen()?.(batch.events.map((e) => e.body))) throw new Error('disk I/O error');
+        return real.appendBatch(batch);
+      },
+    };
+  };
+}
+
 describe('fail closed', () => {
   let kit: GatewayKit;
   let failWhen: ((bodies: string[]) => boolean) | null = null;
   beforeAll(async () => {
     kit = await startKit({
       simulator: sim,
-      overrides: {
-        auditStore: (db) => {
-          const real = createSqliteAuditStore(db);
-          const wrapped: AuditStore = {
-            ...real,
-            async appendBatch(batch) {
-              if (failWhen?.(batch.events.map((e) => e.body))) throw new Error('disk I/O error');
-              return real.appendBatch(batch);
-            },
-          };
-          return wrapped;
-        },
-      },
+      overrides: { auditStore: failingAuditStore(() => failWhen) },
     });
   });
   afterAll(async () => {
@@ -241,25 +244,15 @@ describe('fail closed', () => {
 describe('an outcome record that fails once', () => {
   let kit: GatewayKit;
   let failures = 0;
+  const failOutcome = (bodies: string[]): boolean => {
+    if (failures === 0 || !bodies.some((b) => b.includes('"stage":"succeeded"'))) return false;
+    failures -= 1;
+    return true;
+  };
   beforeAll(async () => {
     kit = await startKit({
       simulator: sim,
-      overrides: {
-        auditStore: (db) => {
-          const real = createSqliteAuditStore(db);
-          const wrapped: AuditStore = {
-            ...real,
-            async appendBatch(batch) {
-              if (failures > 0 && batch.events.some((e) => e.body.includes('"stage":"succeeded"'))) {
-                failures -= 1;
-                throw new Error('disk I/O error');
-              }
-              return real.appendBatch(batch);
-            },
-          };
-          return wrapped;
-        },
-      },
+      overrides: { auditStore: failingAuditStore(() => failOutcome) },
     });
   });
   afterAll(async () => {
