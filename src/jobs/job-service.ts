@@ -735,8 +735,9 @@ export function createJobService(options: JobServiceOptions): JobService {
         throw withJobId(e, job.id);
       }
 
-      // The row as stored; admission fills in the VM on the in-memory record before the row has it.
-      const stored: JobRecord = { ...job };
+      // The row as stored (admission fills in the VM on the in-memory record before the row has it),
+      // for a ?wait=0 answer.
+      const stored: JobRecord | null = waitMs <= 0 ? { ...job } : null;
       const { ctl, admitted } = launch(job, spec);
       try {
         await admitted;
@@ -746,7 +747,7 @@ export function createJobService(options: JobServiceOptions): JobService {
       }
       req.onAccepted?.();
       // ?wait=0 on a job still in its queue: the row is the one just written, no need to read it.
-      if (waitMs <= 0 && ctl.phase === 'queued' && active.get(job.id) === ctl) {
+      if (stored && ctl.phase === 'queued' && active.get(job.id) === ctl) {
         return { kind: 'job', job: stored, replayed: false };
       }
       const latest = await waitFor(job.id, waitMs);

@@ -46,6 +46,11 @@ const PACKED_TEMPLATE = [
 /** The unpacker with the base64 of a script's raw-DEFLATE bytes in its one literal. */
 export function packedScript(packedBase64: string): string {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(packedBase64)) throw new TypeError('packed script must be base64');
+  return fillPacked(packedBase64);
+}
+
+/** Base64 that Buffer.toString('base64') made needs no check. */
+function fillPacked(packedBase64: string): string {
   return PACKED_TEMPLATE.replace(PACKED_SLOT, packedBase64);
 }
 
@@ -87,7 +92,7 @@ export function encodeCommandLine(
   const key = options.scriptId === undefined ? undefined : `${options.scriptId}/${maxLength}`;
   if (options.pack !== false && (key === undefined || !tooLongPacked.has(key))) {
     const packedBase64 = deflateRawSync(Buffer.from(scriptText, 'utf8')).toString('base64');
-    const packed = encodePowerShellCommand(packedScript(packedBase64));
+    const packed = encodePowerShellCommand(fillPacked(packedBase64));
     if (packed.length <= maxLength) return { mode: 'packed', commandLine: packed };
     if (key !== undefined && packed.length > maxLength * PACKED_MARGIN) tooLongPacked.add(key);
   }
