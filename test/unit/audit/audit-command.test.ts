@@ -166,6 +166,17 @@ describe('hvgate audit verify --anchor', () => {
   });
   afterAll(() => tmp.cleanup());
 
+  /** `hvgate audit verify` of the untouched trail against these anchor files. */
+  const verifyPristine = (...anchors: string[]) =>
+    runAuditCli([
+      'verify',
+      '--db',
+      path.join(tmp.dir, 'pristine.db'),
+      '--public-key',
+      pub,
+      ...anchors.flatMap((a) => ['--anchor', a]),
+    ]);
+
   it('the gateway log holds one audit checkpoint line per signed checkpoint', () => {
     const lines = fs.readFileSync(anchorLog, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(2 + checkpoints.length);
@@ -177,15 +188,7 @@ describe('hvgate audit verify --anchor', () => {
   });
 
   it('verifies the untouched trail against the log and reports how many anchors it checked', async () => {
-    const res = await runAuditCli([
-      'verify',
-      '--db',
-      path.join(tmp.dir, 'pristine.db'),
-      '--public-key',
-      pub,
-      '--anchor',
-      anchorLog,
-    ]);
+    const res = await verifyPristine(anchorLog);
     expect(res).toMatchObject({ code: 0, stderr: '' });
     expect(res.stdout).toContain(
       '\nAnchors: 3 checked; highest verified anchor at seq 10\nVerification OK\n',
@@ -218,17 +221,7 @@ describe('hvgate audit verify --anchor', () => {
     const cp = checkpoints[1]!;
     const signature = `${cp.signature.startsWith('A') ? 'B' : 'A'}${cp.signature.slice(1)}`;
     fs.writeFileSync(forged, `${JSON.stringify({ ...cp, signature })}\n`);
-    const res = await runAuditCli([
-      'verify',
-      '--db',
-      path.join(tmp.dir, 'pristine.db'),
-      '--public-key',
-      pub,
-      '--anchor',
-      anchorLog,
-      '--anchor',
-      forged,
-    ]);
+    const res = await verifyPristine(anchorLog, forged);
     expect(res.code).toBe(1);
     expect(res.stdout).toContain(
       `seq 8\tINVALID: anchor-bad-signature: anchor ${forged}:1: signature does not verify\n`,
@@ -251,19 +244,10 @@ describe('hvgate audit verify --anchor', () => {
   it('an anchor file without checkpoints, or a missing one, is an error rather than a pass', async () => {
     const empty = path.join(tmp.dir, 'empty.log');
     fs.writeFileSync(empty, '{"level":30,"msg":"listening"}\n');
-    const db = path.join(tmp.dir, 'pristine.db');
-    const none = await runAuditCli(['verify', '--db', db, '--public-key', pub, '--anchor', empty]);
+    const none = await verifyPristine(empty);
     expect(none).toMatchObject({ code: 1, stdout: '' });
     expect(none.stderr).toContain(`no audit checkpoint found in anchor file ${empty}`);
-    const missing = await runAuditCli([
-      'verify',
-      '--db',
-      db,
-      '--public-key',
-      pub,
-      '--anchor',
-      path.join(tmp.dir, 'nope'),
-    ]);
+    const missing = await verifyPristine(path.join(tmp.dir, 'nope'));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('ENOENT');
   });
