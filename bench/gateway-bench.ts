@@ -157,7 +157,7 @@ async function latencyFigure(): Promise<void> {
       `1. short operation, one caller, ${n} per side in ${BLOCKS} alternating blocks; simulated host in its own process`,
     );
     console.log(
-      `   hvgate GET /v1/hosts/{host} (host.get: JWT, job, ${(gatewayEvents / n).toFixed(1)} audit events/op in one durable commit): p50 ${gp50.toFixed(2)} ms, p95 ${p95('gateway').toFixed(2)} ms`,
+      `   hvgate GET /v1/hosts/{host} (host.get: JWT, job, ${(gatewayEvents / n).toFixed(1)} audit events/op, the outcome in the commit the answer waits for): p50 ${gp50.toFixed(2)} ms, p95 ${p95('gateway').toFixed(2)} ms`,
     );
     console.log(
       `   winrm-client runPowershell('hostname') direct:                     p50 ${dp50.toFixed(2)} ms, p95 ${p95('direct').toFixed(2)} ms`,

@@ -83,7 +83,8 @@ export interface AppendOptions {
    * Do not start a commit for this event: it rides with the next ordinary append (or commits on its
    * own after `deferWindowMs`). Seq order is still the order of append calls, so an event appended
    * later is never durable before this one. For the `requested` and `started` records of reads,
-   * whose `succeeded` record follows within milliseconds and is awaited: one disk sync per read.
+   * whose `succeeded` record follows within milliseconds and is awaited; the job service commits
+   * them (`commitDeferred`) once the read's script is on its way, so that sync overlaps the host.
    */
   defer?: boolean;
 }
@@ -93,6 +94,12 @@ export interface AuditWriter {
   append(input: AuditEventInput, options?: AppendOptions): Promise<StoredEvent>;
   /** Resolves once every append made before the call has been committed or rejected. */
   flush(): Promise<void>;
+  /**
+   * Starts committing the deferred appends now unless a commit is already under way (they join it
+   * or the next one). For a caller that is about to wait anyway, such as a read whose script is on
+   * its way to the host: their disk sync then happens while the host works, not after it answers.
+   */
+  commitDeferred(): void;
   /** Signs a checkpoint at the current head now; null if nothing was written since the last one. */
   checkpoint(): Promise<AuditCheckpoint | null>;
   /** Public keys verifiers need (GET /v1/audit/keys). */
@@ -394,6 +401,9 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       });
     },
     flush,
+    commitDeferred() {
+      if (!draining && queue.length > 0) schedule();
+    },
     checkpoint,
     publicKeys: () => signer.publicKeys(),
     async close() {

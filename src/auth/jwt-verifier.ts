@@ -6,6 +6,7 @@ import { AuthError } from './auth-errors';
 import { COMPACT_JWS, extractBearerToken, type TokenRequestPieces } from './bearer-token';
 import { createKeyResolver, type JwtKeySource } from './jwt-key-source';
 import { isScope, type Principal, type Scope } from './principal';
+import { createVerifiedTokenCache } from './verified-token-cache';
 
 export interface JwtVerifierOptions {
   /** Pinned allowlist; HS256 may not be mixed with asymmetric algorithms. */
@@ -23,6 +24,10 @@ export interface JwtVerifierOptions {
   scopesClaim?: string;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
+  /** Verified tokens remembered (default 1024; 0 = verify every request's signature). */
+  tokenCacheSize?: number;
+  /** How long a remembered token is trusted before its signature is checked again (default 60). */
+  tokenCacheTtlSec?: number;
 }
 
 export interface JwtVerifier {
@@ -57,10 +62,17 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const hostsClaim = options.hostsClaim ?? 'hosts';
   const scopesClaim = options.scopesClaim ?? 'scope';
   const now = options.now ?? Date.now;
+  const cache = createVerifiedTokenCache({
+    maxEntries: options.tokenCacheSize ?? 1024,
+    ttlMs: (options.tokenCacheTtlSec ?? 60) * 1000,
+    now,
+  });
 
   async function verifyToken(token: string): Promise<Principal> {
     if (Buffer.byteLength(token, 'utf8') > maxTokenBytes)
       throw new AuthError('token-too-large', `token of ${token.length} bytes`);
+    const known = cache.get(token);
+    if (known) return known;
     if (!COMPACT_JWS.test(token)) throw new AuthError('malformed', 'not a compact JWS');
     const header = decodeHeader(token);
 
@@ -90,7 +102,18 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       }
     }
     if (payload === undefined) throw mapJwtError(lastError);
-    return toPrincipal(payload, clockTimestamp);
+    // Frozen: a remembered principal is shared by every request that carries this token.
+    const principal = Object.freeze(toPrincipal(payload, clockTimestamp));
+    cache.set(token, principal, validUntilMs(payload));
+    return principal;
+  }
+
+  /** When jsonwebtoken would first refuse this token: at exp, or once older than the maximum age. */
+  function validUntilMs(payload: jwt.JwtPayload): number {
+    let untilSec = (payload.exp as number) + clockTolerance;
+    if (maxAge !== undefined && typeof payload.iat === 'number')
+      untilSec = Math.min(untilSec, payload.iat + maxAge + clockTolerance);
+    return untilSec * 1000;
   }
 
   function verifyWithKey(
@@ -175,6 +198,8 @@ export function createJwtVerifierFromConfig(
     maxTokenBytes: auth.maxTokenBytes,
     hostsClaim: auth.hostsClaim,
     scopesClaim: auth.scopesClaim,
+    tokenCacheSize: auth.tokenCacheSize,
+    tokenCacheTtlSec: auth.tokenCacheTtlSec,
     ...overrides,
   });
 }

@@ -87,6 +87,9 @@ const authSchema = z.strictObject({
   maxTokenBytes: z.number().int().min(256).max(65_536).default(8192),
   hostsClaim: z.string().min(1).max(128).default('hosts'),
   scopesClaim: z.string().min(1).max(128).default('scope'),
+  /** Verified tokens remembered so a repeated token skips its signature check; 0 = off. */
+  tokenCacheSize: z.number().int().min(0).max(100_000).default(1024),
+  tokenCacheTtlSec: z.number().int().min(1).max(3600).default(60),
 });
 
 const sqliteStoreSchema = z.strictObject({ kind: z.literal('sqlite'), path: filePath });

@@ -1,7 +1,6 @@
 // The express app: helmet, request id, strict JSON bodies, bearer auth on /v1, routes generated from
 // the catalog, problem+json for every error, 404 and 405 for unknown routes and methods.
 import express, { Router, type ErrorRequestHandler, type Express } from 'express';
-import helmet from 'helmet';
 import type { AuditWriter } from '../audit/audit-writer';
 import type { Authorizer } from '../auth/authorizer';
 import type { JwtVerifier } from '../auth/jwt-verifier';
@@ -15,6 +14,7 @@ import type { JobService } from '../jobs/job-service';
 import type { OperationSpec } from '../operations/operation-spec';
 import type { AuditStore } from '../store/audit-store';
 import { createAuditRouter } from './audit-router';
+import { securityHeaders } from './security-headers';
 import { authenticate, requireScopeAudited } from './authenticate';
 import type { IntakeGate } from './intake-gate';
 import { createJobRouter } from './job-router';
@@ -59,7 +59,7 @@ export function createApp(services: AppServices): Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
-  app.use(helmet());
+  app.use(securityHeaders());
   app.use(requestId());
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();

@@ -10,6 +10,7 @@
 // whose endpoint protection refuses compressed script blocks (`hvgate selftest` shows it: host.get
 // is packed, the VM list goes through the loader).
 import { deflateRawSync } from 'node:zlib';
+import { BLOB_LOCATOR } from './script-render';
 
 export const CMD_MAX_COMMAND_LINE = 8191;
 export const POWERSHELL_PREFIX = 'powershell.exe -NoProfile -NonInteractive -EncodedCommand ';
@@ -82,16 +83,62 @@ export function decodePowerShellCommand(commandLine: string): string | undefined
 const tooLongPacked = new Set<string>();
 const PACKED_MARGIN = 1.1;
 
+function encodedLength(utf16Bytes: number): number {
+  return POWERSHELL_PREFIX.length + 4 * Math.ceil(utf16Bytes / 3);
+}
+
+/**
+ * The compressed tail of each template: everything after the line with the params blob is the
+ * template's own text, the same for every job, so it is compressed once. Keyed by script id and
+ * checked against the text itself, so a different tail is never paired with stale bytes.
+ */
+const packedTails = new Map<string, { text: string; deflated: Buffer }>();
+const STORED_BLOCK_MAX = 0xffff;
+
+/**
+ * Raw DEFLATE of the script: the varying head (header, prologue, the params blob, which is base64
+ * and gains nothing from compression) as stored blocks, then the template's tail, compressed once
+ * per template. A stored block is byte-aligned and not final, and the tail is a complete stream of
+ * its own that refers to nothing before it, so the two concatenate into one valid stream.
+ */
+function deflateScript(scriptText: string, scriptId: string | undefined): Buffer {
+  const nl = scriptText.indexOf('\n');
+  const blob = nl < 0 ? null : BLOB_LOCATOR.exec(scriptText.slice(nl + 1));
+  const split = blob === null ? -1 : scriptText.indexOf('\n', nl + 1 + blob.index + blob[0].length);
+  if (scriptId === undefined || split < 0) return deflateRawSync(Buffer.from(scriptText, 'utf8'));
+  const tailText = scriptText.slice(split + 1);
+  let tail = packedTails.get(scriptId);
+  if (tail?.text !== tailText) {
+    tail = { text: tailText, deflated: deflateRawSync(Buffer.from(tailText, 'utf8')) };
+    packedTails.set(scriptId, tail);
+  }
+  return Buffer.concat([storedBlocks(Buffer.from(scriptText.slice(0, split + 1), 'utf8')), tail.deflated]);
+}
+
+/** Non-final stored blocks (RFC 1951 §3.2.4): header byte 0, LEN, NLEN, the bytes as they are. */
+function storedBlocks(bytes: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += STORED_BLOCK_MAX) {
+    const chunk = bytes.subarray(at, at + STORED_BLOCK_MAX);
+    const header = Buffer.alloc(5);
+    header.writeUInt16LE(chunk.length, 1);
+    header.writeUInt16LE(~chunk.length & 0xffff, 3);
+    parts.push(header, chunk);
+  }
+  return Buffer.concat(parts);
+}
+
 export function encodeCommandLine(
   scriptText: string,
   options: { maxLength?: number; pack?: boolean; scriptId?: string } = {},
 ): EncodedCommand {
   const maxLength = options.maxLength ?? CMD_MAX_COMMAND_LINE;
-  const direct = encodePowerShellCommand(scriptText);
-  if (direct.length <= maxLength) return { mode: 'encoded', commandLine: direct };
+  // UTF-16LE is two bytes per code unit, so the -EncodedCommand length is known without encoding.
+  if (encodedLength(scriptText.length * 2) <= maxLength)
+    return { mode: 'encoded', commandLine: encodePowerShellCommand(scriptText) };
   const key = options.scriptId === undefined ? undefined : `${options.scriptId}/${maxLength}`;
   if (options.pack !== false && (key === undefined || !tooLongPacked.has(key))) {
-    const packedBase64 = deflateRawSync(Buffer.from(scriptText, 'utf8')).toString('base64');
+    const packedBase64 = deflateScript(scriptText, options.scriptId).toString('base64');
     const packed = encodePowerShellCommand(fillPacked(packedBase64));
     if (packed.length <= maxLength) return { mode: 'packed', commandLine: packed };
     if (key !== undefined && packed.length > maxLength * PACKED_MARGIN) tooLongPacked.add(key);

@@ -452,3 +452,98 @@ describe('hostile params', () => {
     expect(() => buildUnsealedEvent({ stage: 'requested', params: big }, ctx)).toThrow(/exceed/);
   });
 });
+
+describe('checking an event input', () => {
+  const ctx = { eventId: 'e', time: '2025-06-01T00:00:00.000Z', service: { version: 'v', instance: 'i' } };
+  const refusal = (input: unknown): string[] => {
+    try {
+      buildUnsealedEvent(input as AuditEventInput, ctx);
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'HVG_ERR_AUDIT_INVALID_EVENT' });
+      return [...(err as { issues: string[] }).issues];
+    }
+    throw new Error('accepted');
+  };
+
+  it('names every field that breaks a rule, with its path, in one refusal', () => {
+    expect(
+      refusal({
+        stage: 'requested',
+        operation: 'rm -rf',
+        requestId: 42,
+        actor: { scopes: 'vm:read' },
+        script: { id: '', sha256: 'ABC' },
+        outcome: { httpStatus: 99, errorCode: 'E_FAIL' },
+        execution: { queueWaitMs: -1, durationMs: Number.NaN, exitCode: 2 ** 33 },
+      }),
+    ).toEqual([
+      'operation: operation must be a catalog name',
+      'actor.scopes: expected an array of strings',
+      'script.id: expected a string of 1 to 128 characters',
+      'script.sha256: expected 64 lowercase hex digits',
+      'outcome.errorCode: expected an HVG_ERR_* code',
+      'requestId: expected a string',
+      'outcome.httpStatus: expected an integer from 100 to 599',
+      'execution.queueWaitMs: expected a finite number of milliseconds, not negative',
+      'execution.durationMs: expected a finite number of milliseconds, not negative',
+      `execution.exitCode: expected an integer from ${-(2 ** 31)} to ${2 ** 32 - 1}`,
+    ]);
+  });
+
+  it('refuses what is not an event: no object, an unknown stage, blocks of the wrong shape', () => {
+    expect(() => buildUnsealedEvent(null as never, ctx)).toThrow(/expected an object/);
+    expect(refusal({ stage: 'deleted' })).toEqual([
+      expect.stringMatching(/^stage: expected one of requested\|/),
+    ]);
+    expect(refusal({ stage: 'requested', target: ['web-01'], source: 'x' })).toEqual([
+      'source: expected an object',
+      'target: expected an object',
+    ]);
+    expect(refusal({ stage: 'requested', redaction: { secrets: [1], maxStringLength: 0 } })).toEqual([
+      'redaction.secrets: expected an array of strings',
+      'redaction.maxStringLength: expected a positive integer',
+    ]);
+  });
+
+  it('takes params only as plain JSON: no NaN, no class instances, not nested without end', () => {
+    expect(refusal({ stage: 'requested', params: { a: [1, Number.POSITIVE_INFINITY] } })).toEqual([
+      'params.a.1: expected a finite number',
+    ]);
+    expect(refusal({ stage: 'requested', params: { when: new Date(0) } })).toEqual([
+      'params.when: expected a JSON value',
+    ]);
+    expect(refusal({ stage: 'requested', params: ['x'] })).toEqual(['params: expected an object']);
+    let deep: Record<string, unknown> = { v: 1 };
+    for (let i = 0; i < 300; i++) deep = { d: deep };
+    expect(refusal({ stage: 'requested', params: deep })).toEqual([
+      expect.stringMatching(/params nest deeper than 200$/),
+    ]);
+  });
+
+  it('fills what was left out with nulls, rounds times and keeps at most 64 scopes of 128 characters', () => {
+    const e = buildUnsealedEvent(
+      {
+        stage: 'started',
+        actor: { sub: 'svc', scopes: Array.from({ length: 70 }, (_, i) => `${i}`.padEnd(200, 's')) },
+        execution: { queueWaitMs: 1.6 },
+        script: null,
+      },
+      ctx,
+    );
+    expect(e).toMatchObject({
+      operation: null,
+      requestId: null,
+      actor: { sub: 'svc', iss: null, clientId: null, tokenId: null },
+      source: { ip: null, userAgent: null },
+      target: { host: null, vmId: null, vmName: null },
+      params: null,
+      paramsSha256: null,
+      script: { id: null, sha256: null },
+      outcome: { status: 'running', httpStatus: null, errorCode: null, message: null },
+      execution: { queueWaitMs: 2, durationMs: null, exitCode: null },
+    });
+    expect(e.actor.scopes).toHaveLength(64);
+    expect(e.actor.scopes[0]).toHaveLength(128);
+    expect(e.actor.scopes[0]!.endsWith('…')).toBe(true);
+  });
+});

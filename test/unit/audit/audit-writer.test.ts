@@ -95,6 +95,27 @@ describe('audit writer', () => {
     expect((await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() })).ok).toBe(true);
   });
 
+  it('commitDeferred commits the deferred appends at once, in one transaction; idle it does nothing', async () => {
+    const { writer } = testWriter(ts.store, { deferWindowMs: 60_000 });
+    const tx = () => ts.store.stats().transactions;
+    const before = tx();
+    writer.commitDeferred();
+    await new Promise((r) => setImmediate(r));
+    expect(tx() - before).toBe(0);
+    const requested = writer.append(sampleInput(0), { defer: true });
+    const started = writer.append(sampleInput(1), { defer: true });
+    const t0 = Date.now();
+    writer.commitDeferred();
+    expect([(await requested).seq, (await started).seq]).toEqual([1, 2]);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(tx() - before).toBe(1);
+    // The outcome that follows commits on its own, after them.
+    expect((await writer.append(sampleInput(2))).seq).toBe(3);
+    expect(tx() - before).toBe(2);
+    await writer.close();
+    expect((await verifyAuditTrail(ts.store, { publicKeys: testPublicKeys() })).ok).toBe(true);
+  });
+
   it('a deferred append with nothing to ride with commits on its own after deferWindowMs', async () => {
     const { writer } = testWriter(ts.store, { deferWindowMs: 40 });
     const t0 = Date.now();

@@ -105,6 +105,47 @@ describe('encodeCommandLine', () => {
     }
   });
 
+  it('compresses a template once: each job adds its head as stored blocks before the shared tail', () => {
+    const spy = jest.spyOn(zlib, 'deflateRawSync');
+    const literalOf = (line: string) =>
+      Buffer.from(
+        /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(decodePowerShellCommand(line) as string)![1]!,
+        'base64',
+      );
+    try {
+      const template = bigTemplate(1024);
+      const padded = (vmName: string, meta: { jobId: string; requestId: string }) => {
+        const { text } = renderScript(template, { vmName }, meta);
+        return `${text}\n${'# Get-VM -Id $p.params.vmId | Set-VMMemory -Priority 50\n'.repeat(200)}`;
+      };
+      const a = padded('東京', { jobId: 'job-a', requestId: 'req-a' });
+      const b = padded('web-01', { jobId: 'job-b', requestId: 'req-b' });
+      const encA = encodeCommandLine(a, { scriptId: 'test.tail-cache@1' });
+      const encB = encodeCommandLine(b, { scriptId: 'test.tail-cache@1' });
+      expect([encA.mode, encB.mode]).toEqual(['packed', 'packed']);
+      expect(spy).toHaveBeenCalledTimes(1);
+      for (const [enc, text] of [
+        [encA, a],
+        [encB, b],
+      ] as const) {
+        const bytes = literalOf(enc.commandLine);
+        expect(inflateRawSync(bytes).toString('utf8')).toBe(text);
+        // A non-final stored block first, holding the header, the prologue and the params line.
+        expect(bytes[0]).toBe(0);
+        const len = bytes.readUInt16LE(1);
+        expect(bytes.readUInt16LE(3)).toBe(~len & 0xffff);
+        expect(bytes.subarray(5, 5 + len).toString('utf8')).toMatch(/FromBase64String\('[A-Za-z0-9+/=]+'\)\)*\n$/);
+      }
+      // Another text under the same id (a template changed in place) is compressed afresh.
+      const c = `${a}\n# changed tail\n`;
+      const encC = encodeCommandLine(c, { scriptId: 'test.tail-cache@1' });
+      expect(spy).toHaveBeenCalledTimes(2);
+      expect(inflateRawSync(literalOf(encC.commandLine)).toString('utf8')).toBe(c);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('packedScript takes nothing but base64', () => {
     expect(() => packedScript("x'); Remove-VM *; ('")).toThrow(TypeError);
     expect(packedScript('QUJD')).toContain("[Convert]::FromBase64String('QUJD')");
