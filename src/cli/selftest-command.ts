@@ -1,7 +1,7 @@
 // `hvgate selftest --config F --host H [--vm NAME [--allow-changes]] [--json]`: checks one real
 // host before it goes into production — WinRM reachable, authentication, PowerShell and the
-// Hyper-V module, Get-VMHost, the VM list — through the same executor and catalog scripts the
-// gateway uses. Only with --vm and --allow-changes does it change anything: a reversible sequence
+// Hyper-V module, Get-VMHost, the VM list, the stdin delivery path — through the same executor and
+// catalog scripts the gateway uses. Only with --vm and --allow-changes does it change anything: a reversible sequence
 // on that test VM (NIC add → remove, checkpoint create → remove), each step reported.
 
 import { ConfigError, loadConfig } from '../config';
@@ -11,6 +11,9 @@ import { createOperationRunner } from '../operations/create-operation-runner';
 import type { HostFacts, VmFacts } from '../operations/facts-schemas';
 import { requireOperation } from '../operations/operation-registry';
 import type { OperationRunner, ResolvedTarget } from '../operations/operation-runner';
+import { encodeCommandLine } from '../powershell/command-line';
+import { parseScriptOutput } from '../powershell/script-output';
+import { renderScript } from '../powershell/script-render';
 import { createHostExecutor, HostExecutor } from '../winrm/host-executor';
 import { AuthenticationFailedError, TlsError, isWinRmError } from '../winrm/winrm-errors';
 import { parseOptions, UsageError } from './cli-args';
@@ -19,7 +22,8 @@ import type { CliCommand } from './cli-command';
 const USAGE = `usage: hvgate selftest --config FILE --host NAME [--vm NAME --allow-changes] [--json]
 
 Checks a Hyper-V host from the configuration: WinRM reachable, authentication, PowerShell and
-the Hyper-V module, Get-VMHost, the VM list. With --vm it also reads that VM and dry-runs the
+the Hyper-V module, Get-VMHost, the VM list, and host.get once more through the stdin loader
+(what every long script uses with packScripts: false). With --vm it also reads that VM and dry-runs the
 change sequence; with --vm and --allow-changes it runs it (network adapter add → remove,
 checkpoint create → remove) on that test VM. Exit code 0 when every step passed, 1 otherwise.
 
@@ -179,7 +183,7 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestSte
       }
     }
     if (!connected) {
-      for (const s of ['powershell', 'hyperv-module', 'get-vmhost', 'vm-list'])
+      for (const s of ['powershell', 'hyperv-module', 'get-vmhost', 'vm-list', 'stdin-loader'])
         skip(s, 'no working WinRM session');
       return steps;
     }
@@ -193,7 +197,8 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestSte
       };
     });
     if (!facts) {
-      for (const s of ['hyperv-module', 'get-vmhost', 'vm-list']) skip(s, 'the host.get script did not run');
+      for (const s of ['hyperv-module', 'get-vmhost', 'vm-list', 'stdin-loader'])
+        skip(s, 'the host.get script did not run');
       return steps;
     }
     steps.push({
@@ -219,6 +224,11 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestSte
       };
     });
 
+    await step('stdin-loader', async () => ({
+      value: true,
+      detail: await viaStdinLoader(executor, deadline()),
+    }));
+
     if (options.vm === undefined) return steps;
     const target = await step<ResolvedTarget>('test-vm', async () => {
       const t = await runner.resolveTarget(hostEntry.name, options.vm);
@@ -234,6 +244,21 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestSte
   } finally {
     if (!options.executor) await executor.close();
   }
+}
+
+/**
+ * The host.get script once more, forced through the stdin loader: the path every long script takes
+ * on a host with `packScripts: false`, so an operator who has to turn packing off knows the
+ * fallback works there before relying on it.
+ */
+async function viaStdinLoader(executor: HostExecutor, deadline: number): Promise<string> {
+  const script = renderScript(requireOperation('host.get').template, {}, { jobId: null, requestId: null });
+  const line = encodeCommandLine(script.text, { pack: false, scriptId: script.scriptId });
+  const res = await executor.run({ commandLine: line.commandLine, stdin: line.stdin }, { deadline });
+  const { envelope } = parseScriptOutput(res.stdout);
+  if (!envelope.ok) throw new Error(`host.get through the stdin loader failed: ${envelope.error.message}`);
+  if (res.exitCode !== 0) throw new Error(`host.get through the stdin loader exited with ${res.exitCode}`);
+  return `host.get ran from stdin (${line.mode}, ${res.httpRequests} WinRM requests): the fallback for packScripts: false works`;
 }
 
 async function readFacts<T>(

@@ -5,7 +5,10 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 
 /** What `helmet()` sets (and removes) on a response, read off a recording response. */
-export function helmetHeaders(): { set: ReadonlyArray<readonly [string, string]>; removed: readonly string[] } {
+export function helmetHeaders(): {
+  set: ReadonlyArray<readonly [string, string]>;
+  removed: readonly string[];
+} {
   const set = new Map<string, string>();
   const removed: string[] = [];
   const recorder = {

@@ -1,19 +1,22 @@
 // How a script reaches powershell.exe through WinRS, in the fewest WS-Management requests:
 //  1. `encoded`: the script itself as -EncodedCommand, when the line fits in cmd.exe's 8191 characters;
-//  2. `packed`: a constant unpacker as -EncodedCommand carrying the script's raw-DEFLATE bytes as one
-//     base64 literal. Catalog scripts are 2.6-9.3 KB of PowerShell, and base64 of UTF-16LE makes a
-//     line 2.7 times the script, so most of them only fit compressed (about 3.5:1);
+//  2. `packed`: a constant one-line unpacker as -Command, carrying the script's raw-DEFLATE bytes as
+//     one base64 literal. Catalog scripts are 2.6-9.3 KB of PowerShell; base64 of UTF-16LE makes an
+//     -EncodedCommand line 2.7 times the script, while a literal in a -Command line costs 4/3 of
+//     the compressed bytes (about 3.5:1), so every catalog script fits in one line this way;
 //  3. `loader`: a constant loader that reads the script from stdin (one more request: Send).
 // Command + Receive instead of Command + Send + Receive saves a third of the exchanges of a command.
-// The packed literal is the script's own bytes (a constant template plus its params blob), so
-// caller values stay data there too. `packScripts: false` on a host turns mode 2 off, for hosts
-// whose endpoint protection refuses compressed script blocks (`hvgate selftest` shows it: host.get
-// is packed, the VM list goes through the loader).
+// The -Command text is constant but for its literal, which is base64 (no quote, no cmd.exe or
+// PowerShell metacharacter can occur in it), so it goes in double quotes as it is; the literal is
+// the script's own bytes (a constant template plus its params blob), so caller values stay data
+// there too. `packScripts: false` on a host turns mode 2 off, for hosts whose endpoint protection
+// refuses compressed script blocks (`hvgate selftest` shows it: host.get and the VM list are packed).
 import { deflateRawSync } from 'node:zlib';
 import { BLOB_LOCATOR } from './script-render';
 
 export const CMD_MAX_COMMAND_LINE = 8191;
 export const POWERSHELL_PREFIX = 'powershell.exe -NoProfile -NonInteractive -EncodedCommand ';
+export const POWERSHELL_COMMAND_PREFIX = 'powershell.exe -NoProfile -NonInteractive -Command ';
 export const LOADER_HEADER = '# hvgate-loader@1';
 
 /** Reads base64 of the real script's UTF-8 text from stdin (CR/LF ignored) and runs it. */
@@ -28,21 +31,19 @@ export const LOADER_SCRIPT = [
   '',
 ].join('\n');
 
-export const PACKED_HEADER = '# hvgate-packed@1';
+/** A block comment, so the one-line unpacker can still say what it is (the simulator reads it). */
+export const PACKED_HEADER = '<# hvgate-packed@2 #>';
 
 const PACKED_SLOT = '@@PACKED@@';
-/** Inflates the base64 literal (raw DEFLATE of the script's UTF-8 text) and runs it. */
+/** Inflates the base64 literal (raw DEFLATE of the script's UTF-8 text) and runs it; one line. */
 const PACKED_TEMPLATE = [
   PACKED_HEADER,
-  "$ErrorActionPreference = 'Stop'",
-  "$ProgressPreference = 'SilentlyContinue'",
-  `$hvgatePacked = [Convert]::FromBase64String('${PACKED_SLOT}')`,
-  '$hvgateStream = New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,$hvgatePacked)), [IO.Compression.CompressionMode]::Decompress)',
-  '$hvgateText = (New-Object IO.StreamReader($hvgateStream, [Text.Encoding]::UTF8)).ReadToEnd()',
-  '& ([ScriptBlock]::Create($hvgateText))',
+  "$ErrorActionPreference = 'Stop';",
+  "$ProgressPreference = 'SilentlyContinue';",
+  `$hvgateStream = New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String('${PACKED_SLOT}'))), [IO.Compression.CompressionMode]::Decompress);`,
+  '& ([ScriptBlock]::Create((New-Object IO.StreamReader($hvgateStream, [Text.Encoding]::UTF8)).ReadToEnd()));',
   'exit $LASTEXITCODE',
-  '',
-].join('\n');
+].join(' ');
 
 /** The unpacker with the base64 of a script's raw-DEFLATE bytes in its one literal. */
 export function packedScript(packedBase64: string): string {
@@ -53,6 +54,19 @@ export function packedScript(packedBase64: string): string {
 /** Base64 that Buffer.toString('base64') made needs no check. */
 function fillPacked(packedBase64: string): string {
   return PACKED_TEMPLATE.replace(PACKED_SLOT, packedBase64);
+}
+
+/** The -Command line of a packed script: its text in double quotes, which it never contains. */
+function packedCommandLine(unpacker: string): string {
+  return `${POWERSHELL_COMMAND_PREFIX}"${unpacker}"`;
+}
+
+/** Inverse of packedCommandLine; undefined when the line is not of that form. */
+export function decodePackedCommandLine(commandLine: string): string | undefined {
+  if (!commandLine.startsWith(`${POWERSHELL_COMMAND_PREFIX}"`) || !commandLine.endsWith('"'))
+    return undefined;
+  const text = commandLine.slice(POWERSHELL_COMMAND_PREFIX.length + 1, -1);
+  return text.includes('"') ? undefined : text;
 }
 
 export interface EncodedCommand {
@@ -139,7 +153,7 @@ export function encodeCommandLine(
   const key = options.scriptId === undefined ? undefined : `${options.scriptId}/${maxLength}`;
   if (options.pack !== false && (key === undefined || !tooLongPacked.has(key))) {
     const packedBase64 = deflateScript(scriptText, options.scriptId).toString('base64');
-    const packed = encodePowerShellCommand(fillPacked(packedBase64));
+    const packed = packedCommandLine(fillPacked(packedBase64));
     if (packed.length <= maxLength) return { mode: 'packed', commandLine: packed };
     if (key !== undefined && packed.length > maxLength * PACKED_MARGIN) tooLongPacked.add(key);
   }

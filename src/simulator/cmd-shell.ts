@@ -123,10 +123,14 @@ interface Redirected {
 }
 
 // Handles 1>&2, >&2, 2>&1 and redirection to nul or a file; the simulated host has no file
-// system, so file targets swallow the output.
+// system, so file targets swallow the output. A `>` inside double quotes is text, as in cmd.exe
+// (a -Command line may hold PowerShell's `#>`): quoted runs are matched first and kept as they are.
+const QUOTED_OR_REDIRECTION = /"[^"]*"?|([12]?)>>?\s*(&[12]|"[^"]*"|[^\s&|<>]+)/g;
+
 function applyRedirections(text: string): Redirected {
   const r: Redirected = { text, stdout: 'stdout', stderr: 'stderr' };
-  r.text = text.replace(/([12]?)>>?\s*(&[12]|"[^"]*"|[^\s&|<>]+)/g, (_m, fd: string, target: string) => {
+  r.text = text.replace(QUOTED_OR_REDIRECTION, (m: string, fd: string | undefined, target: string) => {
+    if (m.startsWith('"')) return m;
     const which = fd === '2' ? 'stderr' : 'stdout';
     const dest: OutputStreamName | null = target === '&1' ? 'stdout' : target === '&2' ? 'stderr' : null;
     r[which] = dest;

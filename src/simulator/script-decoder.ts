@@ -1,12 +1,13 @@
 // Reads hvgate's script envelope (DESIGN "The script envelope"; contract shared with the gateway's
 // renderer): the `# hvgate-op: <id>@<v>` header and params blob, the `# hvgate-loader@1` loader and
-// its stdin payload, the `# hvgate-packed@1` unpacker and its literal; and writes the `HVGATE-PROGRESS:`/`HVGATE-RESULT:` lines a script prints.
+// its stdin payload, the one-line `<# hvgate-packed@2 #>` unpacker and its literal; and writes the `HVGATE-PROGRESS:`/`HVGATE-RESULT:` lines a script prints.
 import { inflateRawSync } from 'node:zlib';
 import { decodeLoaderBase64, isStrictBase64 } from './base64-text';
 
 export const LOADER_HEADER = '# hvgate-loader@1';
-export const PACKED_HEADER = '# hvgate-packed@1';
-const PACKED_LITERAL = /^\$hvgatePacked = \[Convert\]::FromBase64String\('([^']*)'\)\r?$/m;
+export const PACKED_HEADER = '<# hvgate-packed@2 #>';
+/** The unpacker's one literal (a -Command line, so the whole unpacker is on line 1). */
+const PACKED_LITERAL = /IO\.MemoryStream\(,\[Convert\]::FromBase64String\('([^']*)'\)\)/;
 /** What one unpacked script may grow to; a real host has no such cap, the simulator guards itself. */
 const MAX_UNPACKED_BYTES = 4 * 1024 * 1024;
 const OP_HEADER_PREFIX = '# hvgate-op:';
@@ -45,9 +46,9 @@ export function classifyScript(text: string): ScriptKind {
   const nl = body.indexOf('\n');
   const first = nl < 0 ? body : body.slice(0, nl > 0 && body.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl);
   if (first === LOADER_HEADER) return { kind: 'loader' };
-  if (first === PACKED_HEADER) {
-    const m = nl < 0 ? null : PACKED_LITERAL.exec(body.slice(nl + 1));
-    return { kind: 'packed', literal: m ? m[1]! : null };
+  if (first.startsWith(`${PACKED_HEADER} `)) {
+    const m = PACKED_LITERAL.exec(first);
+    return { kind: 'packed', literal: m?.[1] ?? null };
   }
   if (first.startsWith(OP_HEADER_PREFIX)) {
     const m = OP_HEADER.exec(first);

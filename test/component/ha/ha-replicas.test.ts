@@ -41,7 +41,13 @@ describeWithPostgres('three gateway replicas sharing one PostgreSQL', () => {
   const vmsByHost = new Map<string, string[]>();
 
   beforeAll(async () => {
-    sim = await createSimulator({ hosts: 2, latencyScale: 0, controlPort: false });
+    sim = await createSimulator({
+      hosts: 2,
+      latencyScale: 0,
+      // Long enough for changes to overlap on a host, so the limit is what bounds them.
+      serviceTimeMs: { 'memory.set': 25 },
+      controlPort: false,
+    });
     ts = createTestSchema('ha_gw');
     cluster = await startCluster({
       sim,

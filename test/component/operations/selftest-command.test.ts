@@ -86,11 +86,14 @@ describe('hvgate selftest', () => {
       'hyperv-module',
       'get-vmhost',
       'vm-list',
+      'stdin-loader',
     ]) {
       expect(out).toMatch(new RegExp(`^PASS  ${s} `, 'm'));
     }
     expect(out).toContain('Windows Server 2016');
-    expect(out).toMatch(/all 6 steps passed/);
+    // The host read once more the long way (Command + Send + Receive), as packScripts: false would.
+    expect(out).toMatch(/^PASS {2}stdin-loader .*host\.get ran from stdin \(loader, 3 WinRM requests\)/m);
+    expect(out).toMatch(/all 7 steps passed/);
     expect(mutating(sim()).length).toBe(before);
   });
 

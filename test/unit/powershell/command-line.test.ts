@@ -6,6 +6,8 @@ import {
   packedScript,
   LOADER_SCRIPT,
   POWERSHELL_PREFIX,
+  POWERSHELL_COMMAND_PREFIX,
+  decodePackedCommandLine,
   decodePowerShellCommand,
   encodeCommandLine,
   encodePowerShellCommand,
@@ -74,8 +76,10 @@ describe('encodeCommandLine', () => {
     expect(enc.mode).toBe('packed');
     expect(enc.stdin).toBeUndefined();
     expect(enc.commandLine.length).toBeLessThanOrEqual(CMD_MAX_COMMAND_LINE);
-    const unpacker = decodePowerShellCommand(enc.commandLine) as string;
-    expect(unpacker.split('\n')[0]).toBe(PACKED_HEADER);
+    // -Command with the one-line unpacker in double quotes, which nothing in it can close.
+    expect(enc.commandLine.startsWith(`${POWERSHELL_COMMAND_PREFIX}"${PACKED_HEADER} `)).toBe(true);
+    const unpacker = decodePackedCommandLine(enc.commandLine) as string;
+    expect(unpacker).not.toMatch(/["\r\n%^]/);
     // Constant but for its one base64 literal, which inflates to the script's exact UTF-8 bytes.
     const literal = /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(unpacker)![1]!;
     expect(unpacker).toBe(packedScript(literal));
@@ -109,7 +113,7 @@ describe('encodeCommandLine', () => {
     const spy = jest.spyOn(zlib, 'deflateRawSync');
     const literalOf = (line: string) =>
       Buffer.from(
-        /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(decodePowerShellCommand(line) as string)![1]!,
+        /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(decodePackedCommandLine(line) as string)![1]!,
         'base64',
       );
     try {
@@ -134,7 +138,9 @@ describe('encodeCommandLine', () => {
         expect(bytes[0]).toBe(0);
         const len = bytes.readUInt16LE(1);
         expect(bytes.readUInt16LE(3)).toBe(~len & 0xffff);
-        expect(bytes.subarray(5, 5 + len).toString('utf8')).toMatch(/FromBase64String\('[A-Za-z0-9+/=]+'\)\)*\n$/);
+        expect(bytes.subarray(5, 5 + len).toString('utf8')).toMatch(
+          /FromBase64String\('[A-Za-z0-9+/=]+'\)\)*\n$/,
+        );
       }
       // Another text under the same id (a template changed in place) is compressed afresh.
       const c = `${a}\n# changed tail\n`;
@@ -170,5 +176,8 @@ describe('encodeCommandLine', () => {
   it('decodePowerShellCommand rejects lines of another shape', () => {
     expect(decodePowerShellCommand('hostname')).toBeUndefined();
     expect(decodePowerShellCommand(`${POWERSHELL_PREFIX}not base64!`)).toBeUndefined();
+    expect(decodePackedCommandLine('hostname')).toBeUndefined();
+    expect(decodePackedCommandLine(`${POWERSHELL_COMMAND_PREFIX}"a"b"`)).toBeUndefined();
+    expect(decodePackedCommandLine(`${POWERSHELL_COMMAND_PREFIX}"a b"`)).toBe('a b');
   });
 });

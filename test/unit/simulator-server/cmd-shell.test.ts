@@ -93,6 +93,15 @@ describe('tiny cmd.exe', () => {
     expect(splitOperators('echo "a && b" ^& c')).toEqual([{ op: null, text: 'echo "a && b" & c' }]);
   });
 
+  test('> inside double quotes is text, not a redirection (a -Command line may hold #>)', async () => {
+    expect((await run('echo "a > b" 2>nul')).stdout).toBe('"a > b" \r\n');
+    const r = await run(
+      'powershell.exe -NoProfile -Command "<# tag #> $x = 1; & ([ScriptBlock]::Create(\'2\'))"',
+    );
+    expect(r.scripts).toEqual(["<# tag #> $x = 1; & ([ScriptBlock]::Create('2'))"]);
+    expect(r.stdout).toBe('ran\r\n');
+  });
+
   test('ping -n N sleeps N-1 simulated seconds between replies', async () => {
     const r = await run('ping -n 3 127.0.0.1');
     expect(r.code).toBe(0);

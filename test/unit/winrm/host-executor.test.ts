@@ -1,7 +1,11 @@
 // The executor against an in-memory WinRS host (transport seam): shell reuse, receive loop,
 // recycling, retries, deadline/abort cleanup, slot limits, script envelopes.
 import { randomBytes } from 'node:crypto';
-import { encodeCommandLine, decodePowerShellCommand } from '../../../src/powershell/command-line';
+import {
+  encodeCommandLine,
+  decodePackedCommandLine,
+  decodePowerShellCommand,
+} from '../../../src/powershell/command-line';
 import { renderScript } from '../../../src/powershell/script-render';
 import { defineScriptTemplate } from '../../../src/powershell/script-template';
 import { formatProgressLine, formatResultLine } from '../../../src/powershell/script-output';
@@ -463,10 +467,13 @@ describe('host executor: runScript', () => {
       const r = await exec.runScript(script, { deadline: soon() });
       expect(r.envelope).toEqual({ ok: true, result: 1 });
       const cmdLine = fake.requests.find((q) => q.action === 'Command')?.commandLine ?? '';
-      const header = decodePowerShellCommand(cmdLine)?.split('\n')[0];
+      const header = packScripts
+        ? decodePackedCommandLine(cmdLine)?.split(' ')[0]
+        : decodePowerShellCommand(cmdLine)?.split('\n')[0];
       expect([header, fake.requests.filter((q) => q.action === 'Send').length > 0]).toEqual(
-        packScripts ? ['# hvgate-packed@1', false] : ['# hvgate-loader@1', true],
+        packScripts ? ['<#', false] : ['# hvgate-loader@1', true],
       );
+      if (packScripts) expect(decodePackedCommandLine(cmdLine)).toMatch(/^<# hvgate-packed@2 #> /);
     }
   });
 
