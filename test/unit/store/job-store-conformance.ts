@@ -97,6 +97,21 @@ export function describeJobStoreConformance(label: string, open: () => Promise<O
       expect(await s.store.listByState(['queued'])).toEqual([]);
     });
 
+    it('stores patched text exactly (quotes, line separators, non-ASCII) and drops undefined members', async () => {
+      const job = sampleJob(3);
+      await s.store.create(job);
+      const vmName = `"O'Brien" \\ \u2028 東京 ${'x'.repeat(300)}`;
+      const error = { code: 'HVG_ERR_INTERNAL', detail: 'line 1\nline 2 "quoted"', status: 500 };
+      expect(
+        await s.store.update(job.id, { vmName, error, state: 'failed', durationMs: 0 }, ['queued']),
+      ).toBe(true);
+      expect(await s.store.update(job.id, { result: undefined })).toBe(true);
+      const got = (await s.store.get(job.id))!;
+      expect(got).toEqual({ ...job, vmName, error, state: 'failed', durationMs: 0, result: undefined });
+      expect('result' in got).toBe(false);
+      expect(await s.store.update(job.id, { state: 'running' }, [])).toBe(false);
+    });
+
     it('lists a caller’s jobs newest first with filters and a cursor', async () => {
       for (let n = 1; n <= 12; n++) await s.store.create(sampleJob(n));
       // Two jobs created in the same millisecond are ordered by id.
