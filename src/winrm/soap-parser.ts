@@ -2,7 +2,7 @@
 // SOAP-ENV/wsman), strict about structure, and bytes-first for streams: Stream payloads are
 // returned as Buffers so callers join chunks before decoding text.
 
-import { WsmanXmlReader } from './wsman-xml-reader';
+import { WsmanXmlReader, decodeNumericReferences } from './wsman-xml-reader';
 import { ProtocolError } from './winrm-errors';
 
 export const WSMAN_CODE = {
@@ -142,11 +142,16 @@ function innermostMessage(
   return { message: own || undefined, provider };
 }
 
+/** Fault text as people read it: character references decoded, line breaks kept, ends trimmed. */
+function faultText(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : decodeNumericReferences(value).trim() || undefined;
+}
+
 function parseFault(faultNode: unknown): WsManFault {
   const code = child(faultNode, 'Code');
   const soapCode = localName(text(child(code, 'Value')) ?? '');
   const subValue = text(child(child(code, 'Subcode'), 'Value'));
-  const reason = (text(first(child(child(faultNode, 'Reason'), 'Text'))) ?? '').trim();
+  const reason = faultText(text(first(child(child(faultNode, 'Reason'), 'Text')))) ?? '';
   const detail = child(faultNode, 'Detail');
   const wsmanFault = first(child(detail, 'WSManFault'));
   const wmiError = first(child(detail, 'MSFT_WmiError'));
@@ -158,8 +163,9 @@ function parseFault(faultNode: unknown): WsManFault {
     ({ message, provider } = innermostMessage(child(wsmanFault, 'Message')));
   }
   if (message === undefined && wmiError !== undefined) {
-    message = text(child(wmiError, 'Message'))?.trim() || undefined;
+    message = text(child(wmiError, 'Message'));
   }
+  message = faultText(message);
   return {
     soapCode,
     subcode: subValue === undefined ? undefined : localName(subValue),

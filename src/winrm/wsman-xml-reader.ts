@@ -75,6 +75,23 @@ function localName(raw: string): string {
   return colon === -1 ? raw : raw.slice(colon + 1);
 }
 
+const NUMERIC_REFS = /&#(?:([0-9]{1,7})|x([0-9a-fA-F]{1,6}));/g;
+
+/**
+ * Numeric character references left as written in a value (response documents keep them, since
+ * fast-xml-parser decodes them only together with HTML's named entities), as the characters they
+ * stand for: Windows writes the CR of its multi-line fault messages as `&#xD;`. References to
+ * characters XML does not allow stay as they are. For display text: a value that held the literal
+ * text `&amp;#xD;` reads the same as one that held `&#xD;` once predefined entities are decoded.
+ */
+export function decodeNumericReferences(value: string): string {
+  if (!value.includes('&#')) return value;
+  return value.replace(NUMERIC_REFS, (ref: string, dec: string | undefined, hex: string | undefined) => {
+    const cp = dec !== undefined ? parseInt(dec, 10) : parseInt(hex as string, 16);
+    return isXmlChar(cp) ? String.fromCodePoint(cp) : ref;
+  });
+}
+
 /** Entity decoding as fast-xml-parser does it; undefined for anything it would treat differently. */
 function decodeEntities(value: string, numeric: boolean): string | undefined {
   let amp = value.indexOf('&');

@@ -101,7 +101,12 @@ export function describeJobStoreConformance(label: string, open: () => Promise<O
       const job = sampleJob(3);
       await s.store.create(job);
       const vmName = `"O'Brien" \\ \u2028 東京 ${'x'.repeat(300)}`;
-      const error = { code: 'HVG_ERR_INTERNAL', detail: 'line 1\nline 2 "quoted"', status: 500 };
+      const error = {
+        code: 'HVG_ERR_INTERNAL',
+        title: 'Internal error',
+        detail: 'line 1\nline 2 "quoted"',
+        status: 500,
+      };
       expect(
         await s.store.update(job.id, { vmName, error, state: 'failed', durationMs: 0 }, ['queued']),
       ).toBe(true);

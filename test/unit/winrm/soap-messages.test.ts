@@ -135,6 +135,21 @@ describe('parseEnvelope robustness', () => {
     expect(() => parseReceiveResponse(parseEnvelope(receive(inner)))).toThrow(ProtocolError);
   });
 
+  it('reads fault text with its character references decoded (Windows writes CR as &#xD;)', () => {
+    const xml =
+      '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault>' +
+      '<s:Code><s:Value>s:Receiver</s:Value></s:Code>' +
+      '<s:Reason><s:Text xml:lang="en-US">The WS-Management service cannot process the request.&#xD;&#xA; </s:Text></s:Reason>' +
+      '<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="2150858793" Machine="hv01">' +
+      '<f:Message>The request for the Windows Remote Shell with ShellId X failed&#xD;&#xA;because the shell was not found &amp; &#65; &#xD;</f:Message>' +
+      '</f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>';
+    const fault = parseEnvelope(xml).fault!;
+    expect(fault.reason).toBe('The WS-Management service cannot process the request.');
+    expect(fault.message).toBe(
+      'The request for the Windows Remote Shell with ShellId X failed\r\nbecause the shell was not found & A',
+    );
+  });
+
   it('accepts OMI-style prefixes and a missing CommandState', () => {
     const xml =
       '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmv="http://schemas.microsoft.com/wbem/wsman/1/windows/shell">' +

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REQUEST_XML, parseWsmanRequest, WsmanRequestError } from '../../../src/simulator/wsman-request';
 import { RESPONSE_XML, parseEnvelope, parseReceiveResponse } from '../../../src/winrm/soap-parser';
-import type { WsmanXmlReader } from '../../../src/winrm/wsman-xml-reader';
+import { decodeNumericReferences, type WsmanXmlReader } from '../../../src/winrm/wsman-xml-reader';
 import {
   SIGNAL,
   buildCommand,
@@ -270,5 +270,13 @@ describeWithWinrmFixtures('compact WS-Man XML reader on real captures', () => {
       const xml = fs.readFileSync(path.join(WINRM_FIXTURE_DIR, file), 'utf8');
       expect(expectAgreement(reader, xml)).toBe('compact');
     });
+  });
+});
+
+describe('decodeNumericReferences', () => {
+  it('decodes decimal and hex references to XML characters and leaves the rest as written', () => {
+    expect(decodeNumericReferences('a&#xD;&#xA;b&#65;&#x1F600;')).toBe('a\r\nbA😀');
+    expect(decodeNumericReferences('&#x1; &#0; &#xFFFE; &amp; &#;')).toBe('&#x1; &#0; &#xFFFE; &amp; &#;');
+    expect(decodeNumericReferences('no references')).toBe('no references');
   });
 });
