@@ -7,6 +7,7 @@
 // Env: BENCH_OPS (default 2000), BENCH_NAIVE_OPS (default = BENCH_OPS, 0 = skip the naive pool),
 //      BENCH_WARMUP_OPS (default 200: one change per slot before the measured run; 0 = none).
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { encodeParamsBlob } from '../src/powershell/script-render';
 import {
@@ -100,6 +101,7 @@ async function gatewayBurst(gw: InProcessGateway, token: string, changes: Change
     outcomes: Record<string, number>;
     submittedMs: number;
     t0: number;
+    cpuSec: number;
   }>('burst driver', process.execPath, [path.resolve(__dirname, 'burst-driver.js')], input, RUN_TIMEOUT_MS);
   const { ids, outcomes, t0 } = driven;
   const bump = (k: string): void => {
@@ -125,6 +127,7 @@ async function gatewayBurst(gw: InProcessGateway, token: string, changes: Change
   return {
     makespanMs: last - t0,
     submittedMs: driven.submittedMs,
+    callersCpuSec: driven.cpuSec,
     outcomes,
     firstError,
     cpuSec: (cpu.user + cpu.system) / 1e6,
@@ -232,8 +235,16 @@ async function main(): Promise<void> {
       `   all ${fmt(OPS)} accepted after ${(g.submittedMs / 1000).toFixed(2)} s; job outcomes: ${JSON.stringify(g.outcomes)}`,
     );
     for (const [code, detail] of g.firstError) console.log(`   first ${code}: ${detail.slice(0, 200)}`);
+    const simCpu = sim.cpuSec() - simCpu0;
+    const allCpu = g.cpuSec + simCpu + g.callersCpuSec;
+    const cores = os.cpus().length;
     console.log(
-      `   CPU of the gateway process: ${g.cpuSec.toFixed(1)} s (${((g.cpuSec / OPS) * 1000).toFixed(1)} ms per change); simulator process: ${(sim.cpuSec() - simCpu0).toFixed(1)} s`,
+      `   CPU of the gateway process: ${g.cpuSec.toFixed(1)} s (${((g.cpuSec / OPS) * 1000).toFixed(1)} ms per change); simulator process: ${simCpu.toFixed(1)} s; callers: ${g.callersCpuSec.toFixed(1)} s`,
+    );
+    // The simulated fleet and the callers share this machine's cores with the gateway; how busy the
+    // three kept them tells whether the run was bound by the machine rather than the schedule.
+    console.log(
+      `   all three: ${allCpu.toFixed(1)} s of CPU = ${((100 * allCpu) / (cores * (g.makespanMs / 1000))).toFixed(0)}% of ${cores} cores over the makespan`,
     );
     console.log(
       `   makespan ${(g.makespanMs / 1000).toFixed(2)} s; ratio makespan / lower bound: ${(g.makespanMs / 1000 / bound).toFixed(3)}  (goal ≤ 1.10: ${g.makespanMs / 1000 / bound <= 1.1 ? 'met' : 'NOT met'})`,

@@ -88,7 +88,9 @@ async function main(): Promise<void> {
     }),
   );
   agent.destroy();
-  process.stdout.write(`${JSON.stringify({ ids, outcomes, submittedMs: Date.now() - t0, t0 })}\n`);
+  const cpu = process.cpuUsage();
+  const cpuSec = (cpu.user + cpu.system) / 1e6;
+  process.stdout.write(`${JSON.stringify({ ids, outcomes, submittedMs: Date.now() - t0, t0, cpuSec })}\n`);
 }
 
 main().catch((err: unknown) => {
