@@ -321,7 +321,7 @@ interface CheckedInput {
 }
 
 /** Checks an event input against the rules of the record and normalises it; throws with every issue. */
-export function checkAuditEventInput(input: unknown): CheckedInput {
+function checkAuditEventInput(input: unknown): CheckedInput {
   const issues = new Issues();
   if (!isPlainObject(input))
     throw new AuditEventInputError('invalid audit event: (root): expected an object');

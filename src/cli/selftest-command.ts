@@ -11,8 +11,6 @@ import { createOperationRunner } from '../operations/create-operation-runner';
 import type { HostFacts, VmFacts } from '../operations/facts-schemas';
 import { requireOperation } from '../operations/operation-registry';
 import type { OperationRunner, ResolvedTarget } from '../operations/operation-runner';
-import { encodeCommandLine } from '../powershell/command-line';
-import { parseScriptOutput } from '../powershell/script-output';
 import { renderScript } from '../powershell/script-render';
 import { createHostExecutor, HostExecutor } from '../winrm/host-executor';
 import { AuthenticationFailedError, TlsError, isWinRmError } from '../winrm/winrm-errors';
@@ -253,12 +251,11 @@ export async function runSelftest(options: SelftestOptions): Promise<SelftestSte
  */
 async function viaStdinLoader(executor: HostExecutor, deadline: number): Promise<string> {
   const script = renderScript(requireOperation('host.get').template, {}, { jobId: null, requestId: null });
-  const line = encodeCommandLine(script.text, { pack: false, scriptId: script.scriptId });
-  const res = await executor.run({ commandLine: line.commandLine, stdin: line.stdin }, { deadline });
-  const { envelope } = parseScriptOutput(res.stdout);
-  if (!envelope.ok) throw new Error(`host.get through the stdin loader failed: ${envelope.error.message}`);
-  if (res.exitCode !== 0) throw new Error(`host.get through the stdin loader exited with ${res.exitCode}`);
-  return `host.get ran from stdin (${line.mode}, ${res.httpRequests} WinRM requests): the fallback for packScripts: false works`;
+  const res = await executor.runScript(
+    { text: script.text, scriptId: script.scriptId },
+    { deadline, packScripts: false },
+  );
+  return `host.get ran from stdin (${res.delivery}, ${res.httpRequests} WinRM requests): the fallback for packScripts: false works`;
 }
 
 async function readFacts<T>(

@@ -4,7 +4,7 @@
 // abort the command is terminated and its shell deleted before the call settles.
 
 import { setMaxListeners } from 'node:events';
-import { CMD_MAX_COMMAND_LINE, encodeCommandLine } from '../powershell/command-line';
+import { CMD_MAX_COMMAND_LINE, encodeCommandLine, type EncodedCommand } from '../powershell/command-line';
 import { clixmlToText } from '../powershell/clixml';
 import type { RenderedScript } from '../powershell/script-render';
 import type { ResultEnvelope, ScriptProgress } from '../powershell/script-output';
@@ -101,11 +101,15 @@ export interface ScriptRunResult extends RunResult {
   progress: ScriptProgress[];
   /** stderr as readable text (CLIXML decoded). */
   stderr: string;
+  /** How the script reached powershell.exe (see src/powershell/command-line.ts). */
+  delivery: EncodedCommand['mode'];
 }
 
 export interface ScriptRunOptions extends RunOptions {
   /** Return `{ok:false}` envelopes instead of throwing ScriptFailedError. */
   allowScriptError?: boolean;
+  /** false: never packed for this call, whatever the host's setting (selftest checks stdin with it). */
+  packScripts?: boolean;
 }
 
 export interface ExecutorStats {
@@ -515,7 +519,7 @@ export function createHostExecutor(
       throw new InvalidCommandError('script text is empty', { host });
     }
     const encoded = encodeCommandLine(script.text, {
-      pack: cfg.packScripts !== false,
+      pack: cfg.packScripts !== false && options.packScripts !== false,
       ...(script.scriptId !== undefined ? { scriptId: script.scriptId } : {}),
     });
     const res = await run({ commandLine: encoded.commandLine, stdin: encoded.stdin }, options);
@@ -531,7 +535,13 @@ export function createHostExecutor(
         detail: stderr.slice(0, 2000),
       });
     }
-    const result: ScriptRunResult = { ...res, stderr, envelope: parsed.envelope, progress: parsed.progress };
+    const result: ScriptRunResult = {
+      ...res,
+      stderr,
+      envelope: parsed.envelope,
+      progress: parsed.progress,
+      delivery: encoded.mode,
+    };
     if (parsed.envelope.ok) {
       if (res.exitCode !== 0) {
         throw new ProtocolError(`${label} on host ${host} reported success but exited with ${res.exitCode}`, {
