@@ -355,7 +355,12 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
           .executorFor(target.hostName)
           .runScript(
             { text: prepared.script.text, scriptId: prepared.script.id },
-            { deadline: options.deadline, signal: options.signal, onProgress: options.onProgress },
+            {
+              deadline: options.deadline,
+              signal: options.signal,
+              onProgress: options.onProgress,
+              onCommandAccepted: options.onCommandAccepted,
+            },
           );
       } catch (err) {
         // A failed or timed-out change may still have applied part of its work on the host.
