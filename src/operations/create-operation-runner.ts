@@ -233,6 +233,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     const needsFacts =
       spec.preconditions.length > 0 || spec.facts?.vmList === true || spec.facts?.peerHostParam !== undefined;
     const rules: RuleOutcome[] = [];
+    let factsCtx: FactsContext | undefined;
     if (needsFacts) {
       // One after another: inside a host slot a job runs at most one command (see the header).
       const vm =
@@ -248,7 +249,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
         const pe = requireHost(peerName);
         peerRoots[peerName] = { storageRoots: pe.storageRoots, exportRoots: pe.exportRoots };
       }
-      const ctx: FactsContext = {
+      const ctx: FactsContext = (factsCtx = {
         host,
         vm,
         vms,
@@ -263,7 +264,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
             .map((h) => h.name)
             .filter((n) => n !== entry.name),
         },
-      };
+      });
       for (const r of spec.preconditions) {
         const failure = r.check(params, ctx);
         if (failure && mode === 'prepare') throw failureError(r.id, failure);
@@ -275,7 +276,9 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       }
     }
 
-    const scriptParams = spec.target === 'vm' ? { ...params, vmId: target.vmId } : params;
+    const forHost =
+      factsCtx && spec.hostParams ? { ...params, ...spec.hostParams(params, factsCtx) } : params;
+    const scriptParams = spec.target === 'vm' ? { ...forHost, vmId: target.vmId } : forHost;
     let rendered;
     try {
       rendered = renderScript(spec.template, scriptParams, meta);
@@ -351,17 +354,15 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       const ctx = { hostName: target.hostName, operation: spec.id, vmName: target.vmName };
       let res;
       try {
-        res = await deps
-          .executorFor(target.hostName)
-          .runScript(
-            { text: prepared.script.text, scriptId: prepared.script.id },
-            {
-              deadline: options.deadline,
-              signal: options.signal,
-              onProgress: options.onProgress,
-              onCommandAccepted: options.onCommandAccepted,
-            },
-          );
+        res = await deps.executorFor(target.hostName).runScript(
+          { text: prepared.script.text, scriptId: prepared.script.id },
+          {
+            deadline: options.deadline,
+            signal: options.signal,
+            onProgress: options.onProgress,
+            onCommandAccepted: options.onCommandAccepted,
+          },
+        );
       } catch (err) {
         // A failed or timed-out change may still have applied part of its work on the host.
         forget();

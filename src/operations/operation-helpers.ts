@@ -16,7 +16,8 @@ export interface Facts {
   inventory: FactsContext['inventory'];
 }
 
-function typed(ctx: FactsContext): Facts {
+/** The facts of a rule or a hostParams hook, typed by the catalog's schemas. */
+export function typedFacts(ctx: FactsContext): Facts {
   return {
     host: ctx.host as HostFacts,
     // Host-level operations never use `vm`; VM rules run only on VM operations, whose facts carry it.
@@ -34,7 +35,7 @@ export function rule<P>(
   description: string,
   check: (params: P, facts: Facts) => RuleFailure | null,
 ): PreconditionRule<P> {
-  return { id, description, check: (params, ctx) => check(params, typed(ctx)) };
+  return { id, description, check: (params, ctx) => check(params, typedFacts(ctx)) };
 }
 
 export function refuse(

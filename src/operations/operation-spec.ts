@@ -92,6 +92,12 @@ export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
    * another inventory host (never an address) whose host.get facts the rules compare against.
    */
   facts?: { vmList?: boolean; peerHostParam?: string };
+  /**
+   * Params the script gets in place of the caller's, worked out from the facts once every rule
+   * passed: what the host must be told differs from what the caller names (vm.migrate names an
+   * inventory host; Move-VM needs that host's computer name). The rules still see the caller's.
+   */
+  hostParams?: (params: P, facts: FactsContext) => Partial<P>;
   /** Param fields replaced by a marker in the audit trail (secrets, free-form blobs). */
   redactFields?: readonly string[];
   /** HTTP status of a successful synchronous answer (200 default, 201 for creations). */

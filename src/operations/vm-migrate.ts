@@ -16,6 +16,7 @@ import {
   psAwaitJob,
   refuse,
   rule,
+  typedFacts,
   vmIdleRule,
 } from './operation-helpers';
 import type { Facts } from './operation-helpers';
@@ -51,6 +52,19 @@ const DELEGATION_HINT =
 function destination(p: VmMigrateParams, f: Facts): HostFacts | undefined {
   return f.peers[p.destinationHost];
 }
+
+/**
+ * The destination as the source host knows it: its computer name from its own facts. The caller
+ * names an inventory host, and inventory names are the operator's (an alias, an FQDN); Kerberos
+ * delegation and Move-VM need the computer. Without facts (a dry run that failed earlier), the
+ * inventory name.
+ */
+function destinationComputer(p: VmMigrateParams, f: Facts): string {
+  return destination(p, f)?.name ?? p.destinationHost;
+}
+
+/** `HV02.contoso.com` and `hv02` are one computer: delegation entries are read as short names. */
+const shortName = (name: string): string => name.split('.')[0]!.toLowerCase();
 
 export const vmMigrate = defineOperation({
   id: 'vm.migrate',
@@ -94,8 +108,10 @@ export const vmMigrate = defineOperation({
     rule<VmMigrateParams>(
       'kerberos-delegation',
       'The source may delegate to the destination with Kerberos (double hop, §12).',
-      (p, { host }) => {
-        if (p.destinationHost.toLowerCase() === host.name.toLowerCase()) return null;
+      (p, f) => {
+        const { host } = f;
+        const computer = destinationComputer(p, f);
+        if (shortName(computer) === shortName(host.name)) return null;
         if (host.virtualMachineMigrationAuthenticationType !== 'Kerberos') {
           return refuse(
             'HVG_ERR_MIGRATION_DELEGATION',
@@ -105,11 +121,13 @@ export const vmMigrate = defineOperation({
         }
         const allowed = host.kerberosDelegationTo;
         if (allowed === undefined) return null;
-        return allowed.some((h) => h.toLowerCase() === p.destinationHost.toLowerCase())
+        const named =
+          computer.toLowerCase() === p.destinationHost.toLowerCase() ? '' : ` (${p.destinationHost})`;
+        return allowed.some((h) => shortName(h) === shortName(computer))
           ? null
           : refuse(
               'HVG_ERR_MIGRATION_DELEGATION',
-              `${host.name} has no Kerberos constrained delegation to ${p.destinationHost} (it may delegate to: ${allowed.join(', ') || 'none'})`,
+              `${host.name} has no Kerberos constrained delegation to ${computer}${named} (it may delegate to: ${allowed.join(', ') || 'none'})`,
               DELEGATION_HINT,
               { delegationTo: allowed },
             );
@@ -212,6 +230,7 @@ export const vmMigrate = defineOperation({
       },
     ),
   ],
+  hostParams: (p, f) => ({ destinationHost: destinationComputer(p, typedFacts(f)) }),
   template: defineScriptTemplate({
     opId: 'vm.migrate',
     version: 1,

@@ -35,13 +35,25 @@ export interface CatalogHarness {
 
 const soon = (): number => Date.now() + 20_000;
 
-export async function startCatalogHarness(hosts = 3): Promise<CatalogHarness> {
+export interface CatalogHarnessOptions {
+  /**
+   * The inventory's name of a simulated host (default: its computer name). Operations then name
+   * hosts by inventory name; `vm`, `applied` and the simulator keep computer names.
+   */
+  inventoryName?: (computerName: string) => string;
+}
+
+export async function startCatalogHarness(
+  hosts = 3,
+  options: CatalogHarnessOptions = {},
+): Promise<CatalogHarness> {
   const sim = await startSimulator({ hosts });
+  const nameOf = options.inventoryName ?? ((n: string) => n);
   const inventory = createHostInventory(
     sim.hosts.map((h) => {
       const facts = sim.fleet.getHost(h.name)!;
       return {
-        name: h.name,
+        name: nameOf(h.name),
         address: '127.0.0.1',
         port: h.port,
         transport: 'http' as const,
@@ -54,9 +66,9 @@ export async function startCatalogHarness(hosts = 3): Promise<CatalogHarness> {
   const executors = new Map<string, HostExecutor>();
   for (const h of sim.hosts) {
     executors.set(
-      h.name,
+      nameOf(h.name),
       createHostExecutor({
-        name: h.name,
+        name: nameOf(h.name),
         address: '127.0.0.1',
         port: h.port,
         transport: 'http',
