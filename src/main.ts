@@ -71,6 +71,7 @@ export interface GatewayOverrides {
     executors: ReadonlyMap<string, HostExecutor>;
   }) => OperationRunner;
   executeTimeoutMs?: JobServiceOptions['executeTimeoutMs'];
+  auditSweepIntervalMs?: number;
   breaker?: { failureThreshold?: number; probeIntervalMs?: number };
   /** Health probe interval of a healthy host; the open-circuit interval is the breaker's probe interval. */
   healthIntervalMs?: number;
@@ -327,6 +328,7 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
       observer: metrics.observer,
       ...(logger ? { logger } : {}),
       ...(overrides.executeTimeoutMs ? { executeTimeoutMs: overrides.executeTimeoutMs } : {}),
+      ...(overrides.auditSweepIntervalMs ? { auditSweepIntervalMs: overrides.auditSweepIntervalMs } : {}),
       ...(overrides.newJobId ? { newId: overrides.newJobId } : {}),
     });
 

@@ -20,6 +20,7 @@ import { HostUnavailableError, UnknownHostError } from '../fleet/fleet-errors';
 import type { DryRunReport, OperationRunner, ResolvedTarget } from '../operations/operation-runner';
 import type { OperationSpec } from '../operations/operation-spec';
 import type { JobPatch, JobStore } from '../store/job-store';
+import { createAuditSweep } from './audit-sweep';
 import { jobAuditEvent } from './job-audit';
 import { toHvgError, toJobError } from './job-errors';
 import { requestHash, validateInput } from './job-input';
@@ -91,6 +92,8 @@ export interface JobServiceOptions {
   executeTimeoutMs?: (spec: OperationSpec) => number;
   observer?: JobObserver;
   logger?: JobServiceLogger;
+  /** Interval of the sweep that appends held outcome records (audit-sweep.ts). Default 15 s. */
+  auditSweepIntervalMs?: number;
 }
 
 export interface JobService {
@@ -101,8 +104,13 @@ export interface JobService {
   cancel(principal: Principal, id: string): Promise<JobRecord>;
   /** Resolves with the job once it is terminal or `ms` passed. */
   waitFor(id: string, ms: number): Promise<JobRecord | null>;
-  /** At start: running jobs of a previous process become `interrupted`, queued ones resume. */
+  /**
+   * At start: running jobs of a previous process become `interrupted`, queued ones resume, and
+   * outcome records held while the audit trail refused them are appended (in the background).
+   */
   recover(): Promise<{ interrupted: number; resumed: number }>;
+  /** Appends outcome records held while the audit trail refused them (see audit-sweep.ts). */
+  sweepHeldAudit(): Promise<{ recorded: number; left: boolean }>;
   accepting(): boolean;
   /** Refuses new jobs, lets running ones finish within `graceMs`, leaves queued ones queued. */
   shutdown(graceMs: number): Promise<void>;
@@ -159,6 +167,13 @@ export function createJobService(options: JobServiceOptions): JobService {
   const timeoutFor =
     options.executeTimeoutMs ?? ((spec: OperationSpec) => (spec.longRunning ? 2 * 3_600_000 : 120_000));
   const log = options.logger;
+  const heldAudit = createAuditSweep({
+    store,
+    audit,
+    clock,
+    ...(options.auditSweepIntervalMs !== undefined ? { intervalMs: options.auditSweepIntervalMs } : {}),
+    ...(log ? { logger: log } : {}),
+  });
   const active = new Map<string, ActiveJob>();
   const waiters = new Map<string, Set<() => void>>();
   let accepting = true;
@@ -238,9 +253,10 @@ export function createJobService(options: JobServiceOptions): JobService {
 
   /**
    * The host has acted by now, so a failed outcome append is retried for a moment (the job keeps
-   * its slot meanwhile) before settling for the log: the `started` record already proves intent and
-   * the outcome stays on the job for reconciliation. The writer resolves a commit that reported an
-   * error but landed, so a retry never records the outcome twice.
+   * its slot meanwhile), then held with the jobs for the audit sweep, which appends it once the
+   * trail takes records again (audit-sweep.ts); the `started` record already proves intent. The
+   * writer resolves a commit that reported an error but landed, so a retry never records the
+   * outcome twice.
    */
   async function recordOutcome(job: JobRecord, event: AuditEventInput): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -249,10 +265,12 @@ export function createJobService(options: JobServiceOptions): JobService {
         return;
       } catch (err) {
         const delay = OUTCOME_RETRY_DELAYS_MS[attempt];
-        if (delay === undefined || !(err instanceof AuditUnavailableError)) {
+        const unavailable = err instanceof AuditUnavailableError;
+        if (delay === undefined || !unavailable) {
+          const held = unavailable && (await heldAudit.hold(job.id, event));
           log?.error(
             { jobId: job.id, stage: event.stage, ...auditFailure(err) },
-            'audit of an outcome failed',
+            held ? 'audit of an outcome failed; held for the audit sweep' : 'audit of an outcome failed',
           );
           return;
         }
@@ -833,13 +851,17 @@ export function createJobService(options: JobServiceOptions): JobService {
       // Serialised: HA adoption can call this while an earlier recovery is still running.
       const next = recovering.then(recoverOnce, recoverOnce);
       recovering = next.catch(() => ({ interrupted: 0, resumed: 0 }));
+      void next.then(() => heldAudit.sweep()).catch(() => undefined);
       return next;
     },
+
+    sweepHeldAudit: () => heldAudit.sweep(),
 
     accepting: () => accepting,
 
     async shutdown(graceMs) {
       accepting = false;
+      heldAudit.stop();
       for (const ctl of active.values()) {
         if (ctl.phase === 'queued') {
           ctl.stopping = true;

@@ -34,6 +34,18 @@ export type JobPatch = Partial<{
   error: JobError | null;
 }>;
 
+/**
+ * An outcome record the audit trail did not take when its job ended (the audit store failed past
+ * the retries), kept with the jobs until the audit sweep appends it.
+ */
+export interface HeldAuditEvent {
+  jobId: string;
+  /** The audit event input as it was to be appended (plain JSON). */
+  event: unknown;
+  /** When it was held, ms since epoch. */
+  heldAt: number;
+}
+
 export type CreateJobResult = { created: true } | { created: false; existing: IdempotencyRecord };
 
 export interface JobStore {
@@ -59,6 +71,15 @@ export interface JobStore {
   releaseIdempotency(owner: string, key: string): Promise<void>;
   /** Deletes keys created before `olderThan`; returns how many. */
   purgeIdempotency(olderThan: number): Promise<number>;
+  /** Keeps an outcome record for the audit sweep; one per job (a second replaces the first). */
+  holdAuditEvent(held: HeldAuditEvent): Promise<void>;
+  /** Held outcome records, oldest first. */
+  listHeldAuditEvents(limit: number): Promise<HeldAuditEvent[]>;
+  /**
+   * Removes and returns the job's held record in one step, so two sweeps (replicas) never both
+   * append it; null when none is held.
+   */
+  takeHeldAuditEvent(jobId: string): Promise<HeldAuditEvent | null>;
   /** Throws unless the store can write right now (readiness). */
   checkWritable(): Promise<void>;
   close(): Promise<void>;

@@ -4,7 +4,14 @@
 // adopted from replicas whose lease expired (postgres-replica-lease.ts) — so recovery on one
 // replica never touches work another live replica is doing.
 import type { JobRecord, JobState } from '../jobs/job-model';
-import type { CreateJobResult, IdempotencyRecord, JobListFilter, JobPatch, JobStore } from './job-store';
+import type {
+  CreateJobResult,
+  HeldAuditEvent,
+  IdempotencyRecord,
+  JobListFilter,
+  JobPatch,
+  JobStore,
+} from './job-store';
 import { PostgresStoreError, toNumber, withTransaction, type PostgresPool } from './postgres-pool';
 
 export interface PostgresJobStoreOptions {
@@ -21,6 +28,18 @@ interface KeyRow {
   job_id: string;
   created_at: string;
 }
+
+interface HeldRow {
+  job_id: string;
+  held_at: string;
+  event: unknown;
+}
+
+const toHeld = (r: HeldRow): HeldAuditEvent => ({
+  jobId: r.job_id,
+  heldAt: toNumber(r.held_at),
+  event: r.event,
+});
 
 const toKey = (r: KeyRow): IdempotencyRecord => ({
   owner: r.owner,
@@ -178,6 +197,30 @@ export function createPostgresJobStore(pool: PostgresPool, options: PostgresJobS
       await ready;
       const r = await pool.query('DELETE FROM idempotency_keys WHERE created_at < $1', [olderThan]);
       return r.rowCount ?? 0;
+    },
+
+    async holdAuditEvent(held) {
+      await rows(
+        `INSERT INTO held_audit_events (job_id, held_at, event) VALUES ($1, $2, $3::jsonb)
+         ON CONFLICT (job_id) DO UPDATE SET held_at = EXCLUDED.held_at, event = EXCLUDED.event`,
+        [held.jobId, held.heldAt, JSON.stringify(held.event)],
+      );
+    },
+
+    async listHeldAuditEvents(limit) {
+      const r = await rows<HeldRow>(
+        'SELECT job_id, held_at, event FROM held_audit_events ORDER BY held_at, job_id LIMIT $1',
+        [limit],
+      );
+      return r.map(toHeld);
+    },
+
+    async takeHeldAuditEvent(jobId) {
+      const r = await rows<HeldRow>(
+        'DELETE FROM held_audit_events WHERE job_id = $1 RETURNING job_id, held_at, event',
+        [jobId],
+      );
+      return r[0] ? toHeld(r[0]) : null;
     },
 
     async checkWritable() {

@@ -101,6 +101,17 @@ const JOB_STEPS = steps('jobs', [
       CREATE INDEX idempotency_created ON idempotency_keys (created_at);
     `,
   },
+  {
+    description: 'outcome records held for the audit sweep',
+    sql: `
+      CREATE TABLE held_audit_events (
+        job_id TEXT COLLATE "C" PRIMARY KEY,
+        held_at BIGINT NOT NULL,
+        event JSONB NOT NULL
+      );
+      CREATE INDEX held_audit_events_at ON held_audit_events (held_at, job_id);
+    `,
+  },
 ]);
 
 const FLEET_STEPS = steps('fleet', [

@@ -2,7 +2,14 @@
 // migration scope). Rows keep the queryable columns apart and the rest as JSON.
 import type { JobRecord, JobState } from '../jobs/job-model';
 import { applyMigrations, defineMigrations, type SqliteDatabase } from './sqlite-database';
-import type { CreateJobResult, IdempotencyRecord, JobListFilter, JobPatch, JobStore } from './job-store';
+import type {
+  CreateJobResult,
+  HeldAuditEvent,
+  IdempotencyRecord,
+  JobListFilter,
+  JobPatch,
+  JobStore,
+} from './job-store';
 
 export const JOBS_MIGRATION_SCOPE = 'jobs';
 
@@ -34,11 +41,36 @@ export const jobSqliteMigrations = defineMigrations(JOBS_MIGRATION_SCOPE, [
       `);
     },
   },
+  {
+    description: 'outcome records held for the audit sweep',
+    up(db) {
+      db.exec(`
+        CREATE TABLE held_audit_events (
+          job_id TEXT PRIMARY KEY,
+          held_at INTEGER NOT NULL,
+          event TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX held_audit_events_at ON held_audit_events (held_at, job_id);
+      `);
+    },
+  },
 ]);
 
 interface JobRow {
   doc: string;
 }
+
+interface HeldRow {
+  job_id: string;
+  held_at: number;
+  event: string;
+}
+
+const toHeld = (r: HeldRow): HeldAuditEvent => ({
+  jobId: r.job_id,
+  heldAt: r.held_at,
+  event: JSON.parse(r.event) as unknown,
+});
 
 interface KeyRow {
   owner: string;
@@ -70,6 +102,15 @@ export function createSqliteJobStore(db: SqliteDatabase): JobStore {
     'INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?)',
   );
   const purgeKeys = db.prepare('DELETE FROM idempotency_keys WHERE created_at < ?');
+  const holdEvent = db.prepare(
+    'INSERT OR REPLACE INTO held_audit_events (job_id, held_at, event) VALUES (?, ?, ?)',
+  );
+  const listHeld = db.prepare(
+    'SELECT job_id, held_at, event FROM held_audit_events ORDER BY held_at, job_id LIMIT ?',
+  );
+  const takeHeld = db.prepare(
+    'DELETE FROM held_audit_events WHERE job_id = ? RETURNING job_id, held_at, event',
+  );
 
   const parse = (row: JobRow | undefined): JobRecord | null =>
     row ? (JSON.parse(row.doc) as JobRecord) : null;
@@ -164,6 +205,16 @@ export function createSqliteJobStore(db: SqliteDatabase): JobStore {
     },
     async purgeIdempotency(olderThan) {
       return purgeKeys.run(olderThan).changes;
+    },
+    async holdAuditEvent(held) {
+      holdEvent.run(held.jobId, held.heldAt, JSON.stringify(held.event));
+    },
+    async listHeldAuditEvents(limit) {
+      return (listHeld.all(limit) as HeldRow[]).map(toHeld);
+    },
+    async takeHeldAuditEvent(jobId) {
+      const row = takeHeld.get(jobId) as HeldRow | undefined;
+      return row ? toHeld(row) : null;
     },
     async checkWritable() {
       if (!db.open || db.readonly) throw new Error('job store is not writable');

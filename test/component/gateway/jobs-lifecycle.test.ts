@@ -278,6 +278,59 @@ describe('an outcome record that fails once', () => {
   });
 });
 
+describe('an outcome record the trail refuses past the retries', () => {
+  let kit: GatewayKit;
+  let failures = 0;
+  const failOutcome = (bodies: string[]): boolean => {
+    if (failures === 0 || !bodies.some((b) => b.includes('"stage":"succeeded"'))) return false;
+    failures -= 1;
+    return true;
+  };
+  beforeAll(async () => {
+    kit = await startKit({
+      simulator: sim,
+      overrides: { auditStore: failingAuditStore(() => failOutcome), auditSweepIntervalMs: 200 },
+    });
+  });
+  afterAll(async () => {
+    await kit?.close();
+  });
+
+  test('is held with the jobs and appended by the sweep once the trail takes records again', async () => {
+    const token = kit.token();
+    const stagesOf = (id: string): AuditEvent[] =>
+      kit.lines.audit.map((l) => JSON.parse(l) as AuditEvent).filter((e) => e.jobId === id);
+    // The first append and its three retries all fail.
+    failures = 4;
+    const res = await kit.api.put(MEMORY).set('Authorization', `Bearer ${token}`).send({ priority: 45 });
+    expect(res.status).toBe(200);
+    expect(failures).toBe(0);
+    const id = (res.body as { id: string }).id;
+    expect(stagesOf(id).map((e) => e.stage)).toEqual(['requested', 'started']);
+    expect(kit.lines.logs.some((l) => l.includes('held for the audit sweep'))).toBe(true);
+    const held = await kit.gateway.services.jobStore.listHeldAuditEvents(10);
+    expect(held.map((h) => h.jobId)).toEqual([id]);
+
+    // The sweep runs 200 ms later and the trail takes the record now.
+    const until = Date.now() + 10_000;
+    while (stagesOf(id).length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    const trail = stagesOf(id);
+    expect(trail.map((e) => e.stage)).toEqual(['requested', 'started', 'succeeded']);
+    expect(trail[2]!.outcome.message).toMatch(
+      /^recorded late: the audit trail refused this record when the job ended \(\d{4}-\d\d-\d\dT/,
+    );
+    // Everything but the message is the record as it was built when the job ended.
+    expect(trail[2]!.execution).toMatchObject({ exitCode: 0, durationMs: expect.any(Number) });
+    expect(trail[2]!.script).toEqual(trail[1]!.script);
+    expect(trail[2]!.outcome.httpStatus).toBe(200);
+    expect(await kit.gateway.services.jobStore.listHeldAuditEvents(10)).toEqual([]);
+    const verify = await kit.api
+      .get('/v1/audit/verify')
+      .set('Authorization', `Bearer ${kit.token({ scopes: ['audit:read'] })}`);
+    expect(verify.body.ok).toBe(true);
+  });
+});
+
 describe('graceful shutdown', () => {
   let kit: GatewayKit;
   beforeAll(async () => {

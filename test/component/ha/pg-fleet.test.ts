@@ -233,11 +233,12 @@ describeWithPostgres('HA coordination on PostgreSQL', () => {
         }),
       );
       await Promise.all(rs.map((r) => r.start(async () => undefined)));
-      const rows = await fresh.query('SELECT scope, version FROM schema_migrations ORDER BY scope');
+      const rows = await fresh.query('SELECT scope, version FROM schema_migrations ORDER BY scope, version');
       expect(rows).toEqual([
         { scope: 'audit', version: 1 },
         { scope: 'fleet', version: 1 },
         { scope: 'jobs', version: 1 },
+        { scope: 'jobs', version: 2 },
       ]);
       await Promise.all(rs.map((r) => r.close()));
     } finally {

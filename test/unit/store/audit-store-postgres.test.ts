@@ -43,7 +43,7 @@ describeWithPostgres('PostgreSQL audit store', () => {
       const applied = await Promise.all(pools.map((p) => applyPostgresMigrations(p, { schema: ts.schema })));
       expect(applied.map((a) => a.length).sort()).toEqual([0, 0, 0, POSTGRES_MIGRATIONS.length]);
       const versions = await postgresMigrationVersions(pools[0]!);
-      expect(Object.fromEntries(versions)).toEqual({ audit: 1, jobs: 1, fleet: 1 });
+      expect(Object.fromEntries(versions)).toEqual({ audit: 1, jobs: 2, fleet: 1 });
       expect(await applyPostgresMigrations(pools[1]!, { schema: ts.schema })).toEqual([]);
     });
 

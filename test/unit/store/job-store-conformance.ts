@@ -214,6 +214,45 @@ export function describeJobStoreConformance(label: string, open: () => Promise<O
       expect(await s.store.get(fourth.id)).not.toBeNull();
     });
 
+    it('holds outcome records for the audit sweep: oldest first, one per job, taken once', async () => {
+      const event = (n: number) => ({
+        stage: 'succeeded',
+        jobId: `job-${n}`,
+        params: { name: 'Zürich ✓', list: [1, null] },
+        outcome: { httpStatus: 200, errorCode: null, message: null },
+      });
+      expect(await s.store.listHeldAuditEvents(10)).toEqual([]);
+      await s.store.holdAuditEvent({ jobId: 'job-2', event: event(2), heldAt: T0 + 2 });
+      await s.store.holdAuditEvent({ jobId: 'job-1', event: event(1), heldAt: T0 + 1 });
+      await s.store.holdAuditEvent({ jobId: 'job-3', event: event(3), heldAt: T0 + 3 });
+      // A second hold of the same job replaces the first.
+      await s.store.holdAuditEvent({
+        jobId: 'job-3',
+        event: { ...event(3), stage: 'failed' },
+        heldAt: T0 + 4,
+      });
+      const held = await s.store.listHeldAuditEvents(10);
+      expect(held.map((h) => [h.jobId, h.heldAt])).toEqual([
+        ['job-1', T0 + 1],
+        ['job-2', T0 + 2],
+        ['job-3', T0 + 4],
+      ]);
+      expect(held[0]!.event).toEqual(event(1));
+      expect((held[2]!.event as { stage: string }).stage).toBe('failed');
+      expect((await s.store.listHeldAuditEvents(1)).map((h) => h.jobId)).toEqual(['job-1']);
+
+      // Two handles take the same record at once: exactly one gets it.
+      const peer = await s.openPeer();
+      const taken = await Promise.all([
+        s.store.takeHeldAuditEvent('job-2'),
+        peer.takeHeldAuditEvent('job-2'),
+      ]);
+      expect(taken.filter((t) => t !== null)).toEqual([{ jobId: 'job-2', heldAt: T0 + 2, event: event(2) }]);
+      expect(await s.store.takeHeldAuditEvent('job-9')).toBeNull();
+      expect((await peer.listHeldAuditEvents(10)).map((h) => h.jobId)).toEqual(['job-1', 'job-3']);
+      await peer.close();
+    });
+
     it('creates one job when two connections race with the same key', async () => {
       const peer = await s.openPeer();
       const owner = sampleJob(0).owner;
