@@ -312,6 +312,7 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
       slots,
       breakers,
       intake,
+      heldAudit: jobStore,
       winrm: { stats: () => [...executors.values()].map((e) => e.stats()) },
       defaultMetrics: overrides.logger !== null,
     });

@@ -28,6 +28,8 @@ export function createGatewayMetrics(deps: {
   breakers: CircuitBreakerRegistry;
   winrm?: WinRmStatsSource;
   intake?: { stats(): IntakeStats };
+  /** Outcome records held for the audit sweep (src/jobs/audit-sweep.ts). */
+  heldAudit?: { countHeldAuditEvents(): Promise<number> };
   defaultMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
@@ -70,6 +72,19 @@ export function createGatewayMetrics(deps: {
         this.set({ host: h.name }, CIRCUIT_VALUE[deps.breakers.forHost(h.name).state()]);
     },
   });
+  if (deps.heldAudit) {
+    const held = deps.heldAudit;
+    new Gauge({
+      name: 'hvgate_audit_held_records',
+      help: 'Outcome records the audit trail refused, held for the audit sweep; above 0 the trail is incomplete until it runs',
+      registers: [registry],
+      async collect() {
+        // A job store that cannot answer must not take /metrics down with it: the last value stays.
+        const n = await held.countHeldAuditEvents().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    });
+  }
   if (deps.winrm) {
     const source = deps.winrm;
     new Gauge({

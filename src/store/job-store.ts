@@ -75,6 +75,8 @@ export interface JobStore {
   holdAuditEvent(held: HeldAuditEvent): Promise<void>;
   /** Held outcome records, oldest first. */
   listHeldAuditEvents(limit: number): Promise<HeldAuditEvent[]>;
+  /** How many outcome records are held (a metric: above 0 the trail is incomplete for now). */
+  countHeldAuditEvents(): Promise<number>;
   /**
    * Removes and returns the job's held record in one step, so two sweeps (replicas) never both
    * append it; null when none is held.

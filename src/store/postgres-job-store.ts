@@ -215,6 +215,11 @@ export function createPostgresJobStore(pool: PostgresPool, options: PostgresJobS
       return r.map(toHeld);
     },
 
+    async countHeldAuditEvents() {
+      const r = await rows<{ n: string }>('SELECT COUNT(*) AS n FROM held_audit_events');
+      return toNumber(r[0]?.n ?? 0);
+    },
+
     async takeHeldAuditEvent(jobId) {
       const r = await rows<HeldRow>(
         'DELETE FROM held_audit_events WHERE job_id = $1 RETURNING job_id, held_at, event',

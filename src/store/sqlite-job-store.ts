@@ -108,6 +108,7 @@ export function createSqliteJobStore(db: SqliteDatabase): JobStore {
   const listHeld = db.prepare(
     'SELECT job_id, held_at, event FROM held_audit_events ORDER BY held_at, job_id LIMIT ?',
   );
+  const countHeld = db.prepare('SELECT COUNT(*) FROM held_audit_events').pluck();
   const takeHeld = db.prepare(
     'DELETE FROM held_audit_events WHERE job_id = ? RETURNING job_id, held_at, event',
   );
@@ -211,6 +212,9 @@ export function createSqliteJobStore(db: SqliteDatabase): JobStore {
     },
     async listHeldAuditEvents(limit) {
       return (listHeld.all(limit) as HeldRow[]).map(toHeld);
+    },
+    async countHeldAuditEvents() {
+      return countHeld.get() as number;
     },
     async takeHeldAuditEvent(jobId) {
       const row = takeHeld.get(jobId) as HeldRow | undefined;

@@ -310,6 +310,8 @@ describe('an outcome record the trail refuses past the retries', () => {
     expect(kit.lines.logs.some((l) => l.includes('held for the audit sweep'))).toBe(true);
     const held = await kit.gateway.services.jobStore.listHeldAuditEvents(10);
     expect(held.map((h) => h.jobId)).toEqual([id]);
+    // Operators see it on /metrics.
+    expect((await kit.api.get('/metrics')).text).toMatch(/^hvgate_audit_held_records 1$/m);
 
     // The sweep runs 200 ms later and the trail takes the record now.
     const until = Date.now() + 10_000;
@@ -324,6 +326,7 @@ describe('an outcome record the trail refuses past the retries', () => {
     expect(trail[2]!.script).toEqual(trail[1]!.script);
     expect(trail[2]!.outcome.httpStatus).toBe(200);
     expect(await kit.gateway.services.jobStore.listHeldAuditEvents(10)).toEqual([]);
+    expect((await kit.api.get('/metrics')).text).toMatch(/^hvgate_audit_held_records 0$/m);
     const verify = await kit.api
       .get('/v1/audit/verify')
       .set('Authorization', `Bearer ${kit.token({ scopes: ['audit:read'] })}`);

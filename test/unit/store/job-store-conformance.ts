@@ -240,6 +240,7 @@ export function describeJobStoreConformance(label: string, open: () => Promise<O
       expect(held[0]!.event).toEqual(event(1));
       expect((held[2]!.event as { stage: string }).stage).toBe('failed');
       expect((await s.store.listHeldAuditEvents(1)).map((h) => h.jobId)).toEqual(['job-1']);
+      expect(await s.store.countHeldAuditEvents()).toBe(3);
 
       // Two handles take the same record at once: exactly one gets it.
       const peer = await s.openPeer();
@@ -250,6 +251,7 @@ export function describeJobStoreConformance(label: string, open: () => Promise<O
       expect(taken.filter((t) => t !== null)).toEqual([{ jobId: 'job-2', heldAt: T0 + 2, event: event(2) }]);
       expect(await s.store.takeHeldAuditEvent('job-9')).toBeNull();
       expect((await peer.listHeldAuditEvents(10)).map((h) => h.jobId)).toEqual(['job-1', 'job-3']);
+      expect(await peer.countHeldAuditEvents()).toBe(2);
       await peer.close();
     });
 
