@@ -483,17 +483,17 @@ export function createJobService(options: JobServiceOptions): JobService {
     );
     if (spec.mutates) await started;
     else started.catch((err: unknown) => readAuditFailed(job, 'started', err));
-    const outcome = await runner.execute(prepared, {
+    const executing = runner.execute(prepared, {
       deadline: clock.now() + timeoutFor(spec),
       signal,
       onProgress: (p) => {
         void store.update(job.id, { progress: { percent: p.percent, text: p.text } }, ['running']);
       },
-      // A read's deferred records are written while the host runs its script, once the request
-      // for the output is on the wire (setImmediate): the commit's disk sync then holds up neither
-      // the host's CommandResponse nor the commit the answer waits for, which holds the outcome alone.
-      ...(spec.mutates ? {} : { onCommandAccepted: () => void setImmediate(audit.commitDeferred) }),
     });
+    // A read's deferred records are written while its script is with the host (the request is on
+    // the wire by the check phase): the commit after the answer then holds the outcome alone.
+    if (!spec.mutates) setImmediate(audit.commitDeferred);
+    const outcome = await executing;
     return { outcome, prepared, script };
   }
 

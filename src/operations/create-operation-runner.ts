@@ -354,15 +354,12 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       const ctx = { hostName: target.hostName, operation: spec.id, vmName: target.vmName };
       let res;
       try {
-        res = await deps.executorFor(target.hostName).runScript(
-          { text: prepared.script.text, scriptId: prepared.script.id },
-          {
-            deadline: options.deadline,
-            signal: options.signal,
-            onProgress: options.onProgress,
-            onCommandAccepted: options.onCommandAccepted,
-          },
-        );
+        res = await deps
+          .executorFor(target.hostName)
+          .runScript(
+            { text: prepared.script.text, scriptId: prepared.script.id },
+            { deadline: options.deadline, signal: options.signal, onProgress: options.onProgress },
+          );
       } catch (err) {
         // A failed or timed-out change may still have applied part of its work on the host.
         forget();

@@ -55,8 +55,6 @@ export interface ExecuteOptions {
   deadline: number;
   signal?: AbortSignal;
   onProgress?: (progress: ScriptProgress) => void;
-  /** See RunOptions.onCommandAccepted: the host holds the script and the wait for its output begins. */
-  onCommandAccepted?: () => void;
 }
 
 export interface OperationOutcome {

@@ -85,11 +85,6 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called for each well-formed HVGATE-PROGRESS line as soon as it arrives. */
   onProgress?: (progress: ScriptProgress) => void;
-  /**
-   * Called once the host holds the whole command (its CommandResponse came back and any stdin was
-   * sent), right before the first Receive: from then on the host works and the caller only waits.
-   */
-  onCommandAccepted?: () => void;
 }
 
 export interface RunResult {
@@ -445,7 +440,6 @@ export function createHostExecutor(
       st.shell = await obtainShell(call, deadline);
       await startCommand(call, st, deadline, command);
       if (stdin !== undefined) await sendStdin(call, st, stdin);
-      options.onCommandAccepted?.();
       const exitCode = await receiveUntilDone(call, st, deadline, (r) => output.add(r.streams));
       st.done = true;
       if (cfg.signalCompletedCommands) {

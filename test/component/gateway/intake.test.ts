@@ -54,7 +54,7 @@ describe('gateway intake and read audit', () => {
     expect(res.text).toMatch(/hvgate_http_intake_refused 0/);
   });
 
-  it('a read: one Command (packed script, no Send); requested+started commit once the host holds the script, the outcome before the answer', async () => {
+  it('a read: one Command (packed script, no Send); requested+started commit while the host works, the outcome before the answer', async () => {
     const host = kit.sim.hosts[1]!.name;
     const store = kit.gateway.services.auditStore;
     await kit.gateway.services.audit.flush();
@@ -85,11 +85,10 @@ describe('gateway intake and read audit', () => {
     expect(res.status).toBe(200);
     // host.get is too long for -EncodedCommand but goes packed in its one Command: no stdin Send.
     expect([sent('Command') - commands, sent('Send') - sends]).toEqual([1, 0]);
-    // Nothing is committed before the host holds the script and the Receive for its output is
-    // posted (requests 1 and 2); then the two deferred records in one commit, and the outcome in the
-    // commit the answer waits for.
+    // Nothing is committed before the script's Command is posted; then the two deferred records in
+    // one commit, and the outcome in the commit the answer waits for.
     expect(batches.map((b) => b.stages)).toEqual([['requested', 'started'], ['succeeded']]);
-    expect(batches[0]!.requestsPosted).toBe(2);
+    expect(batches[0]!.requestsPosted).toBeGreaterThanOrEqual(1);
     const id = (res.body as { id: string }).id;
     const trail = await kit.api
       .get(`/v1/audit?jobId=${id}&order=asc`)

@@ -189,36 +189,6 @@ describe('host executor: receive loop and output', () => {
       'FALSE',
     );
   });
-
-  it('calls onCommandAccepted once, when the host holds the command and its stdin, before any Receive', async () => {
-    const { fake, exec } = setup(
-      {
-        programs: () => ({
-          readsStdin: true,
-          fromStdin: (b) => ({ stdout: `got ${b.length} bytes` }),
-        }),
-      },
-      { sendChunkBytes: 4 },
-    );
-    const seen: string[][] = [];
-    const r = await exec.run(
-      { commandLine: 'more', stdin: 'abcdefghij' },
-      { deadline: soon(), onCommandAccepted: () => seen.push(fake.actions()) },
-    );
-    expect(r.stdout).toBe('got 10 bytes');
-    expect(seen).toEqual([['Create', 'Command', 'Send', 'Send', 'Send']]);
-  });
-
-  it('does not call onCommandAccepted when the host refuses the Command', async () => {
-    const { fake, exec } = setup();
-    fake.inject('Command', 'invalidSelectors');
-    fake.inject('Command', 'invalidSelectors');
-    const accepted = jest.fn();
-    await expect(
-      exec.run({ commandLine: 'x' }, { deadline: soon(), onCommandAccepted: accepted }),
-    ).rejects.toThrow(WsManFaultError);
-    expect(accepted).not.toHaveBeenCalled();
-  });
 });
 
 describe('host executor: shell lifecycle', () => {
