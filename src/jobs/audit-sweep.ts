@@ -71,9 +71,11 @@ export function createAuditSweep(options: AuditSweepOptions): AuditSweep {
     let recorded = 0;
     for (;;) {
       const held = await store.listHeldAuditEvents(BATCH);
+      let takenHere = 0;
       for (const h of held) {
         const taken = await store.takeHeldAuditEvent(h.jobId);
         if (!taken) continue;
+        takenHere += 1;
         try {
           await audit.append(lateEvent(taken));
           recorded += 1;
@@ -83,7 +85,20 @@ export function createAuditSweep(options: AuditSweepOptions): AuditSweep {
             log?.error({ jobId: taken.jobId, err: err.name }, 'held audit record is invalid; dropped');
             continue;
           }
-          await store.holdAuditEvent(taken);
+          try {
+            await store.holdAuditEvent(taken);
+          } catch (holdErr) {
+            // Both stores failed at once: the log is all that is left of it.
+            log?.error(
+              // Never the event itself: its params are not redacted yet (the writer does that).
+              {
+                jobId: taken.jobId,
+                stage: (taken.event as AuditEventInput).stage,
+                err: (holdErr as Error)?.name,
+              },
+              'held audit record could not be held again; it is lost',
+            );
+          }
           log?.warn(
             { jobId: taken.jobId, err: (err as Error)?.name },
             'audit trail still refuses held records',
@@ -92,7 +107,8 @@ export function createAuditSweep(options: AuditSweepOptions): AuditSweep {
           return { recorded, left: true };
         }
       }
-      if (held.length < BATCH) return { recorded, left: false };
+      // A full page of records other replicas took first: look again; nothing taken: done.
+      if (held.length < BATCH || takenHere === 0) return { recorded, left: held.length >= BATCH };
     }
   }
 

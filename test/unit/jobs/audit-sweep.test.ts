@@ -128,6 +128,39 @@ describe('audit sweep', () => {
     expect(await store.listHeldAuditEvents(10)).toEqual([]);
   });
 
+  it('logs a record it took but could hold again neither (both stores failing), without its params', async () => {
+    await store.holdAuditEvent({
+      jobId: 'job-x',
+      event: { ...outcome('job-x'), params: { password: 'hunter2' } },
+      heldAt: T0,
+    });
+    const logged: { obj: Record<string, unknown>; msg: string }[] = [];
+    const broken: JobStore = {
+      ...store,
+      holdAuditEvent: async () => {
+        throw new Error('SQLITE_IOERR');
+      },
+    };
+    const sweep = createAuditSweep({
+      store: broken,
+      clock: manualClock(),
+      audit: {
+        append: async () => {
+          throw new AuditUnavailableError('down');
+        },
+      },
+      logger: {
+        info: () => undefined,
+        warn: () => undefined,
+        error: (obj, msg) => void logged.push({ obj, msg }),
+      },
+    });
+    expect(await sweep.sweep()).toEqual({ recorded: 0, left: true });
+    expect(logged.map((l) => l.msg)).toEqual(['held audit record could not be held again; it is lost']);
+    expect(logged[0]!.obj).toEqual({ jobId: 'job-x', stage: 'succeeded', err: 'Error' });
+    expect(JSON.stringify(logged)).not.toContain('hunter2');
+  });
+
   it('stop() disarms the sweep; held records stay for the next start', async () => {
     const clock = manualClock();
     const sweep = createAuditSweep({ store, clock, audit: { append: async () => undefined as never } });
