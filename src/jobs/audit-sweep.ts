@@ -13,6 +13,7 @@ import type { AuditEventInput } from '../audit/audit-event';
 import type { AuditWriter } from '../audit/audit-writer';
 import type { Clock, ClockTimer } from '../fleet/clock';
 import type { HeldAuditEvent, JobStore } from '../store/job-store';
+import type { JobServiceLogger } from './job-service';
 
 export interface AuditSweepOptions {
   store: JobStore;
@@ -20,11 +21,7 @@ export interface AuditSweepOptions {
   clock: Clock;
   /** How long after a hold (or a sweep the trail refused) the next sweep runs. Default 15 s. */
   intervalMs?: number;
-  logger?: {
-    info(obj: Record<string, unknown>, msg: string): void;
-    warn(obj: Record<string, unknown>, msg: string): void;
-    error(obj: Record<string, unknown>, msg: string): void;
-  };
+  logger?: JobServiceLogger;
 }
 
 export interface AuditSweep {

@@ -3,35 +3,12 @@
 import { AuditEventInputError, AuditUnavailableError } from '../../../src/audit/audit-errors';
 import type { AuditEventInput } from '../../../src/audit/audit-event';
 import { createAuditSweep, lateEvent } from '../../../src/jobs/audit-sweep';
-import type { Clock, ClockTimer } from '../../../src/fleet/clock';
+import { createManualClock } from '../../../src/fleet/clock';
 import { openSqliteDatabase } from '../../../src/store/sqlite-database';
 import { createSqliteJobStore } from '../../../src/store/sqlite-job-store';
 import type { JobStore } from '../../../src/store/job-store';
 
 const T0 = Date.parse('2026-11-28T04:00:00.000Z');
-
-function manualClock(): Clock & { fire(): number; pending(): number } {
-  let next = 0;
-  const timers = new Map<number, () => void>();
-  return {
-    now: () => T0,
-    setTimeout(fn) {
-      next += 1;
-      timers.set(next, fn);
-      return { id: next };
-    },
-    clearTimeout(t: ClockTimer) {
-      timers.delete(t.id as number);
-    },
-    fire() {
-      const all = [...timers.values()];
-      timers.clear();
-      for (const fn of all) fn();
-      return all.length;
-    },
-    pending: () => timers.size,
-  };
-}
 
 const outcome = (jobId: string, message: string | null = null): AuditEventInput => ({
   stage: 'succeeded',
@@ -58,7 +35,7 @@ describe('audit sweep', () => {
     const appended: AuditEventInput[] = [];
     const sweep = createAuditSweep({
       store,
-      clock: manualClock(),
+      clock: createManualClock(T0),
       audit: { append: async (e) => void appended.push(e) as never },
     });
     expect(await sweep.sweep()).toEqual({ recorded: 2, left: false });
@@ -77,7 +54,7 @@ describe('audit sweep', () => {
   });
 
   it('holds a record again when the trail still refuses it, and retries on the next interval', async () => {
-    const clock = manualClock();
+    const clock = createManualClock(T0);
     let refuse = true;
     const appended: string[] = [];
     const sweep = createAuditSweep({
@@ -93,19 +70,19 @@ describe('audit sweep', () => {
       },
     });
     expect(await sweep.hold('job-1', outcome('job-1'))).toBe(true);
-    expect(clock.pending()).toBe(1);
+    expect(clock.pendingTimers()).toBe(1);
     // The interval passes, the trail still refuses: held again, the sweep armed again.
-    clock.fire();
+    clock.advance(1000);
     await new Promise((r) => setImmediate(r));
     expect((await sweep.sweep()).left).toBe(true);
     expect((await store.listHeldAuditEvents(10)).map((h) => [h.jobId, h.heldAt])).toEqual([['job-1', T0]]);
-    expect(clock.pending()).toBe(1);
+    expect(clock.pendingTimers()).toBe(1);
     refuse = false;
-    clock.fire();
+    clock.advance(1000);
     for (let i = 0; i < 20 && appended.length === 0; i++) await new Promise((r) => setImmediate(r));
     expect(appended).toEqual(['job-1']);
     expect(await store.listHeldAuditEvents(10)).toEqual([]);
-    expect(clock.pending()).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
   });
 
   it('drops a record the trail can never take (invalid), and goes on with the rest', async () => {
@@ -114,7 +91,7 @@ describe('audit sweep', () => {
     const errors: string[] = [];
     const sweep = createAuditSweep({
       store,
-      clock: manualClock(),
+      clock: createManualClock(T0),
       audit: {
         append: async (e) => {
           if (e.jobId === 'bad') throw new AuditEventInputError('invalid audit event: stage: unknown');
@@ -143,7 +120,7 @@ describe('audit sweep', () => {
     };
     const sweep = createAuditSweep({
       store: broken,
-      clock: manualClock(),
+      clock: createManualClock(T0),
       audit: {
         append: async () => {
           throw new AuditUnavailableError('down');
@@ -162,13 +139,13 @@ describe('audit sweep', () => {
   });
 
   it('stop() disarms the sweep; held records stay for the next start', async () => {
-    const clock = manualClock();
+    const clock = createManualClock(T0);
     const sweep = createAuditSweep({ store, clock, audit: { append: async () => undefined as never } });
     await sweep.hold('job-9', outcome('job-9'));
     sweep.stop();
-    expect(clock.pending()).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
     await sweep.hold('job-10', outcome('job-10'));
-    expect(clock.pending()).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
     expect((await store.listHeldAuditEvents(10)).map((h) => h.jobId)).toEqual(['job-10', 'job-9']); // same time: by job id
   });
 
