@@ -264,6 +264,8 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
       : createOperationRunner({
           inventory,
           clock,
+          // Another replica's change to a VM would not drop what this one's last change left.
+          ...(pg ? { changeFactsTtlMs: 0 } : {}),
           executorFor: (name) => {
             const e = executors.get(name);
             // Hosts come from the inventory, and every inventory host has an executor.

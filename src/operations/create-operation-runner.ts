@@ -4,7 +4,14 @@
 // to HvgError (reference §0.3).
 //
 // Facts and their freshness: a VM's facts are read fresh inside its lock (the lock makes hvgate the
-// only writer through this gateway, so what was read is what the change meets). Host facts are
+// only writer through this gateway, so what was read is what the change meets), with one
+// exception: a change whose script re-reads what it changed (memory.set, processor.set: their
+// specs' `factsAfter`) leaves the VM's facts as the host reported them when it ended, and the next
+// change to that VM may start from those for `changeFactsTtlMs` (default 2 s) instead of reading
+// again. Back-to-back changes to one VM (a plan change: memory, then processor) then cost one facts
+// read, which on a real host is a PowerShell run of its own. Any other change to the VM, a failed
+// one, or invalidate() drops them; Hyper-V still enforces its own rules when the change runs. Host
+// facts are
 // shared by every VM of the host and no lock covers them (four slots read them at once anyway), so
 // they come from a short-lived cache; Hyper-V still enforces its own limits when the change runs.
 // Concurrent reads of the same facts share one command (single flight), and the reads of one job
@@ -42,6 +49,12 @@ export interface OperationRunnerDeps {
   clock?: { now(): number };
   /** How long read facts may be reused outside the lock (default 2000 ms; 0 = never). */
   factsTtlMs?: number;
+  /**
+   * How long the facts a successful change left (its spec's `factsAfter`) may start the next
+   * change to the same VM (default factsTtlMs; 0 = every change reads its VM's facts). Replicas
+   * sharing a fleet set 0: a change through another replica would not drop them here.
+   */
+  changeFactsTtlMs?: number;
   /** Deadline of one facts read (default 30 s). */
   factsTimeoutMs?: number;
 }
@@ -63,6 +76,11 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
   const hostCache = new Map<string, Cached<HostFacts>>();
   const listCache = new Map<string, Cached<VmFacts[]>>();
   const vmCache = new Map<string, Cached<VmFacts>>();
+  const changeTtl = deps.changeFactsTtlMs ?? ttl;
+  /** Per VM: the facts its last change left, when that change's spec says what it re-read. */
+  const leftByChange = new Map<string, Cached<VmFacts>>();
+  /** The VM facts each prepared change started from, for its factsAfter. */
+  const startedFrom = new WeakMap<PreparedOperation, VmFacts>();
   const inFlight = new Map<string, Promise<unknown>>();
   /** One command per key at a time; later callers share the answer of the read under way. */
   function once<T>(key: string, read: () => Promise<T>): Promise<T> {
@@ -154,10 +172,19 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     if (vmId !== undefined) {
       // A change to one VM leaves the host's own facts to their short TTL (see the header).
       vmCache.delete(vmKey(hostName, vmId));
+      leftByChange.delete(vmKey(hostName, vmId));
       return;
     }
     hostCache.delete(hostName);
-    for (const key of [...vmCache.keys()]) if (key.startsWith(`${hostName}\n`)) vmCache.delete(key);
+    for (const cache of [vmCache, leftByChange]) {
+      for (const key of [...cache.keys()]) if (key.startsWith(`${hostName}\n`)) cache.delete(key);
+    }
+  }
+
+  /** The facts the VM's last change left, while they may still start a change (see the header). */
+  function factsLeftByChange(hostName: string, vmId: string): VmFacts | undefined {
+    const c = leftByChange.get(vmKey(hostName, vmId));
+    return c !== undefined && changeTtl > 0 && now() - c.at < changeTtl ? c.value : undefined;
   }
 
   function validateResult(spec: OperationSpec, hostName: string, result: unknown): unknown {
@@ -237,7 +264,10 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     if (needsFacts) {
       // One after another: inside a host slot a job runs at most one command (see the header).
       const vm =
-        spec.target === 'vm' ? await vmFacts(entry.name, target.vmId!, useCache, target.vmName) : undefined;
+        spec.target === 'vm'
+          ? ((mode === 'prepare' ? factsLeftByChange(entry.name, target.vmId!) : undefined) ??
+            (await vmFacts(entry.name, target.vmId!, useCache, target.vmName)))
+          : undefined;
       if (vm) target = { ...target, vmName: vm.name };
       const host = await hostFacts(entry.name, true);
       const vms = spec.facts?.vmList ? await listFacts(entry.name, useCache) : undefined;
@@ -285,13 +315,15 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     } catch (err) {
       throw mapExecutionError(err, { hostName: entry.name, operation: spec.id, vmName: target.vmName });
     }
-    return {
+    const prepared: PreparedOperation = {
       spec,
       target,
       params: scriptParams,
       rules,
       script: { id: rendered.scriptId, sha256: rendered.sha256, text: rendered.text },
     };
+    if (factsCtx?.vm) startedFrom.set(prepared, factsCtx.vm as VmFacts);
+    return prepared;
   }
 
   return {
@@ -352,6 +384,8 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
         }
       };
       const ctx = { hostName: target.hostName, operation: spec.id, vmName: target.vmName };
+      // From here on the VM may be changing: what an earlier change left no longer describes it.
+      if (spec.mutates && target.vmId !== undefined) leftByChange.delete(vmKey(target.hostName, target.vmId));
       let res;
       try {
         res = await deps
@@ -368,8 +402,14 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       forget();
       // runScript throws for {ok:false}; should an envelope still say so, map what the host said.
       if (!res.envelope.ok) throw mapScriptError(res.envelope.error, ctx);
+      const result = validateResult(spec, target.hostName, res.envelope.result);
+      const before = startedFrom.get(prepared);
+      const after = before && changeTtl > 0 ? spec.factsAfter?.(before, result) : undefined;
+      if (after && target.vmId !== undefined) {
+        leftByChange.set(vmKey(target.hostName, target.vmId), { at: now(), value: after });
+      }
       return {
-        result: validateResult(spec, target.hostName, res.envelope.result),
+        result,
         exitCode: res.exitCode,
         durationMs: res.durationMs,
         httpRequests: res.httpRequests,

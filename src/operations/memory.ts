@@ -16,6 +16,7 @@ import {
   rule,
   TiB,
   vmIdleRule,
+  withSection,
 } from './operation-helpers';
 
 const UNIT = 2 * MiB;
@@ -233,4 +234,5 @@ $result = [ordered]@{
 `,
   }),
   result: memoryFactsSchema.extend({ vmId: z.string() }),
+  factsAfter: withSection('memory'),
 });

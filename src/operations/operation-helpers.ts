@@ -55,6 +55,21 @@ export function defineOperation<P, R>(spec: OperationSpec<P, R>): OperationSpec<
   return Object.freeze(spec);
 }
 
+/**
+ * A result that re-read one section of a VM's facts after the change (`{vmId, ...section}`) as
+ * `factsAfter` of its spec: that section replaces the one in the facts the job started from.
+ */
+export function withSection<K extends 'memory' | 'processor'>(
+  key: K,
+): (vm: VmFacts, result: VmFacts[K] & { vmId: string }) => VmFacts | undefined {
+  return (vm, result) => {
+    const { vmId, ...section } = result;
+    // A result about another VM says nothing about this one: the next change reads afresh.
+    if (vmId.toLowerCase() !== vm.id.toLowerCase()) return undefined;
+    return { ...vm, [key]: section };
+  };
+}
+
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 export const TiB = 1024 * GiB;

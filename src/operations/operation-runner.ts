@@ -1,8 +1,8 @@
 // The seam between the job runner (src/jobs, src/http) and the catalog: how one operation is
 // resolved, checked, rendered and executed on a host. Implemented by create-operation-runner.ts.
 // Order inside a job: resolveTarget (no lock) → fleet admission with the vmId → when the VM lock
-// and a host slot are held: prepare (the VM's facts fresh, the host's from a 2 s cache;
-// preconditions) → audit `started` → execute.
+// and a host slot are held: prepare (the VM's facts fresh, or as the VM's last change left them
+// up to 2 s ago; the host's from a 2 s cache; preconditions) → audit `started` → execute.
 
 import type { OperationSpec, RuleFailure } from './operation-spec';
 import type { ScriptProgress } from '../powershell';
@@ -72,7 +72,8 @@ export interface OperationRunner {
   resolveTarget(hostName: string, vmRef?: string): Promise<ResolvedTarget>;
   /**
    * Validates input against the spec (HVG_ERR_VALIDATION), checks paths against the host's roots
-   * (HVG_ERR_PATH_NOT_ALLOWED), reads facts (the VM's fresh) and evaluates preconditions; throws the first
+   * (HVG_ERR_PATH_NOT_ALLOWED), reads facts (the VM's fresh, or those its last change left; see
+   * create-operation-runner.ts) and evaluates preconditions; throws the first
    * failed rule as HvgError. Renders the script.
    */
   prepare(

@@ -4,6 +4,7 @@
 import type { z } from 'zod';
 import type { ScriptTemplate } from '../powershell';
 import type { ErrorCode } from '../errors/error-codes';
+import type { VmFacts } from './facts-schemas';
 
 export type Scope =
   | 'vm:read'
@@ -18,10 +19,10 @@ export type Scope =
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Facts the gateway reads before a change (validated results of host.get / vm.get). */
-export interface FactsContext<HostFacts = unknown, VmFacts = unknown> {
+export interface FactsContext<HostFacts = unknown, Vm = unknown> {
   host: HostFacts;
   /** Absent for host-level operations. */
-  vm?: VmFacts;
+  vm?: Vm;
   /** The host's inventory entry (roots, groups) and the names of the other hosts. */
   inventory: {
     hostName: string;
@@ -98,6 +99,14 @@ export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
    * inventory host; Move-VM needs that host's computer name). The rules still see the caller's.
    */
   hostParams?: (params: P, facts: FactsContext) => Partial<P>;
+  /**
+   * The VM's facts once this change has succeeded: the facts the job started from, with the
+   * sections the script re-read on the host after the change (its result) put in. The next change
+   * to the VM, inside the same lock chain, starts from these instead of reading again (see
+   * create-operation-runner.ts). Only for results that re-read whole sections of the VM's facts;
+   * undefined = the result cannot tell, and the next change reads the facts.
+   */
+  factsAfter?: (vm: VmFacts, result: R) => VmFacts | undefined;
   /** Param fields replaced by a marker in the audit trail (secrets, free-form blobs). */
   redactFields?: readonly string[];
   /** HTTP status of a successful synchronous answer (200 default, 201 for creations). */

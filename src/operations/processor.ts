@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { defineScriptTemplate } from '../powershell/script-template';
 import { processorFactsSchema } from './facts-schemas';
-import { defineOperation, PS_GET_VM, refuse, rule, vmIdleRule } from './operation-helpers';
+import { defineOperation, PS_GET_VM, refuse, rule, vmIdleRule, withSection } from './operation-helpers';
 
 export const processorSetInput = z
   .strictObject({
@@ -89,4 +89,5 @@ $result = [ordered]@{
 `,
   }),
   result: processorFactsSchema.extend({ vmId: z.string() }),
+  factsAfter: withSection('processor'),
 });

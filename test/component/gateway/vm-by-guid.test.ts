@@ -1,6 +1,8 @@
 // A change addressed by GUID costs the host exactly what it needs: no lookup before the job is
 // queued, one fresh read of the VM inside its lock, host facts from their short cache, the change.
-// A GUID of a VM that is not there fails the job with 404 and sends no change.
+// A change right after a memory or processor change to the same VM starts from the facts that
+// change re-read, without a read of its own. A GUID of a VM that is not there fails the job with
+// 404 and sends no change.
 import type { AuditEvent } from '../../../src/audit/audit-event';
 import { findVm, startKit, type GatewayKit } from './gateway-kit';
 
@@ -18,11 +20,12 @@ const events = () => kit.lines.audit.map((l) => JSON.parse(l) as AuditEvent);
 
 test('a change by GUID: one VM read inside the lock, then the change; the job learns the VM name', async () => {
   const vm = await findVm(kit, HOST, (v) => v['name'] === 'web-01');
+  const other = await findVm(kit, HOST, (v) => v['name'] === 'ウェブサーバー01');
   const id = String(vm['id']).toUpperCase();
   const token = `Bearer ${kit.token()}`;
-  // Warm the host facts, then count what one change costs.
+  // Warm the host facts with a change to another VM, then count what one change costs.
   await kit.api
-    .put(`/v1/hosts/${HOST}/vms/${id}/processor`)
+    .put(`/v1/hosts/${HOST}/vms/${String(other['id'])}/processor`)
     .set('Authorization', token)
     .send({ relativeWeight: 300 })
     .expect(200);
@@ -36,6 +39,24 @@ test('a change by GUID: one VM read inside the lock, then the change; the job le
   expect(res.body.vm).toMatchObject({ ref: id, id: String(vm['id']).toLowerCase(), name: 'web-01' });
   const started = events().find((e) => e.jobId === res.body.id && e.stage === 'started');
   expect(started?.target).toMatchObject({ vmId: String(vm['id']).toLowerCase(), vmName: 'web-01' });
+});
+
+test('a plan change (memory, then processor, then memory) costs one VM read: each change starts from what the one before re-read', async () => {
+  const vm = await findVm(kit, HOST, (v) => v['name'] === '経理システム');
+  const id = String(vm['id']);
+  const token = `Bearer ${kit.token()}`;
+  const put = (what: string, body: Record<string, unknown>) =>
+    kit.api.put(`/v1/hosts/${HOST}/vms/${id}/${what}`).set('Authorization', token).send(body);
+  const before = ops().length;
+  await put('memory', { priority: 60 }).expect(200);
+  await put('processor', { maximum: 40 }).expect(200);
+  // The rules see the maximum the change before set: refused at the gateway, nothing sent.
+  const refused = await put('processor', { reserve: 50 }).expect(422);
+  expect(refused.body).toMatchObject({ code: 'HVG_ERR_INVALID_VALUE', rule: 'reserve-within-maximum' });
+  expect(refused.body.detail).toContain('maximum 40%');
+  await put('memory', { priority: 65 }).expect(200);
+  expect(ops().slice(before)).toEqual(['vm.get', 'memory.set', 'processor.set', 'memory.set']);
+  await put('processor', { maximum: 100 }).expect(200);
 });
 
 test('a GUID no VM has: the job fails with 404 HVG_ERR_VM_NOT_FOUND and no change is sent', async () => {

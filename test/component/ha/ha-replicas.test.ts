@@ -202,6 +202,22 @@ describeWithPostgres('three gateway replicas sharing one PostgreSQL', () => {
     expect(Math.max(...perHost.values())).toBeLessThanOrEqual(LIMIT);
   });
 
+  it('a replica reads the VM before each change: a change through another replica in between is seen', async () => {
+    const host = sim.hosts[0]!.name;
+    const vmId = vmsByHost.get(host)![0]!;
+    const url = `/v1/hosts/${host}/vms/${vmId}/processor?wait=30`;
+    const vmReads = (): number =>
+      sim.fleet.appliedOperations(host).filter((r) => r.operation === 'vm.get').length;
+    const reads0 = vmReads();
+    expect((await call(0, 'PUT', url, { maximum: 40 })).status).toBe(200);
+    expect((await call(1, 'PUT', url, { maximum: 100 })).status).toBe(200);
+    // Replica 0's own last change set 40; the reserve is valid only against replica 1's 100.
+    const res = await call(0, 'PUT', url, { reserve: 50 });
+    expect(res.status).toBe(200);
+    expect(vmReads()).toBe(reads0 + 3);
+    expect((await call(0, 'PUT', url, { reserve: 0 })).status).toBe(200);
+  });
+
   it('SIGKILL of a replica mid-run: its running jobs become interrupted, its queued jobs finish elsewhere, the audit verifies', async () => {
     const hosts = sim.hosts.map((h) => h.name);
     // Slow commands so the victim holds running and queued work when it dies.

@@ -207,6 +207,79 @@ describe('facts cache timing', () => {
     expect(reads()).toBe(afterResolve + 7);
   });
 
+  it('a memory or processor change leaves the VM facts it re-read for the next change to that VM, for the TTL only', async () => {
+    const clock = createManualClock();
+    const runner = createOperationRunner({
+      executorFor: h.executor,
+      inventory: h.inventory,
+      clock,
+      factsTtlMs: 2000,
+    });
+    const vmReads = (): number =>
+      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === 'vm.get').length;
+    const processor = requireOperation('processor.set');
+    const memory = requireOperation('memory.set');
+    const target = await runner.resolveTarget(TOKYO, h.vm(TOKYO, 'ウェブサーバー01').id);
+    const change = async (spec: typeof processor, input: Record<string, unknown>) =>
+      runner.execute(await runner.prepare(spec, target, input, meta), { deadline: Date.now() + 10_000 });
+    try {
+      const reads0 = vmReads();
+      await change(processor, { maximum: 50 });
+      expect(vmReads()).toBe(reads0 + 1);
+      // The rules see the maximum the first change set (the facts read before it had 100) and no
+      // second read reaches the host.
+      const err = await hvgErrorOf(runner.prepare(processor, target, { reserve: 60 }, meta));
+      expect(err).toMatchObject({ code: 'HVG_ERR_INVALID_VALUE', status: 422 });
+      expect(err.detail).toContain('must not exceed the maximum 50%');
+      expect(vmReads()).toBe(reads0 + 1);
+      // A processor change, then a memory change: each starts from what the one before left.
+      clock.advance(1500);
+      await change(processor, { relativeWeight: 250 });
+      clock.advance(1500);
+      const mem = await change(memory, { priority: 70 });
+      expect(vmReads()).toBe(reads0 + 1);
+      const left = await runner.dryRun(memory, target, { priority: 70 }, meta);
+      expect(left.wouldRun).toBe(true);
+
+      // Past the TTL the next change reads the VM again.
+      clock.advance(2001);
+      await change(processor, { relativeWeight: 260 });
+      expect(vmReads()).toBe(reads0 + 3); // the dry run's read, then this one
+      // invalidate() drops them.
+      runner.invalidate(TOKYO, target.vmId);
+      await change(processor, { relativeWeight: 270 });
+      expect(vmReads()).toBe(reads0 + 4);
+      // A failed change drops them: what it did on the host is unknown.
+      h.sim.host(TOKYO).faults.inject({ kind: 'http500', actions: ['Command'], count: 1 });
+      await expect(change(processor, { relativeWeight: 280 })).rejects.toThrow();
+      h.sim.host(TOKYO).faults.clear();
+      await change(processor, { relativeWeight: 290 });
+      expect(vmReads()).toBe(reads0 + 5);
+      expect((mem.result as { priority: number }).priority).toBe(70);
+    } finally {
+      await change(processor, { maximum: 100, relativeWeight: 100 });
+    }
+  });
+
+  it('with changeFactsTtlMs 0 (replicas sharing a fleet) every change reads its VM', async () => {
+    const runner = createOperationRunner({
+      executorFor: h.executor,
+      inventory: h.inventory,
+      factsTtlMs: 2000,
+      changeFactsTtlMs: 0,
+    });
+    const vmReads = (): number =>
+      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === 'vm.get').length;
+    const spec = requireOperation('processor.set');
+    const target = await runner.resolveTarget(TOKYO, h.vm(TOKYO, 'ウェブサーバー01').id);
+    const reads0 = vmReads();
+    for (const relativeWeight of [310, 320]) {
+      const prepared = await runner.prepare(spec, target, { relativeWeight }, meta);
+      await runner.execute(prepared, { deadline: Date.now() + 10_000 });
+    }
+    expect(vmReads()).toBe(reads0 + 2);
+  });
+
   it('concurrent reads of the same facts share one command, and a prepare runs one command at a time', async () => {
     const clock = createManualClock();
     const runner = createOperationRunner({ executorFor: h.executor, inventory: h.inventory, clock });
