@@ -169,16 +169,19 @@ describe('facts cache', () => {
 });
 
 describe('facts cache timing', () => {
-  it('reuses facts for the TTL outside the lock, reads the VM fresh in prepare, keeps host facts for their TTL, forgets the VM after a change', async () => {
+  const count = (op: string): number =>
+    h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === op).length;
+  /** A runner of its own over the harness's executors, on a manual clock. */
+  const runnerWith = (ttl: { factsTtlMs?: number; changeFactsTtlMs?: number }) => {
     const clock = createManualClock();
-    const runner = createOperationRunner({
-      executorFor: h.executor,
-      inventory: h.inventory,
+    return {
       clock,
-      factsTtlMs: 2000,
-    });
-    const count = (op: string): number =>
-      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === op).length;
+      runner: createOperationRunner({ executorFor: h.executor, inventory: h.inventory, clock, ...ttl }),
+    };
+  };
+
+  it('reuses facts for the TTL outside the lock, reads the VM fresh in prepare, keeps host facts for their TTL, forgets the VM after a change', async () => {
+    const { clock, runner } = runnerWith({ factsTtlMs: 2000 });
     const reads = (): number => count('vm.get') + count('host.get');
     const spec = requireOperation('processor.set');
     const target = await runner.resolveTarget(TOKYO, h.vm(TOKYO, 'web-01').id);
@@ -208,15 +211,8 @@ describe('facts cache timing', () => {
   });
 
   it('a memory or processor change leaves the VM facts it re-read for the next change to that VM, for the TTL only', async () => {
-    const clock = createManualClock();
-    const runner = createOperationRunner({
-      executorFor: h.executor,
-      inventory: h.inventory,
-      clock,
-      factsTtlMs: 2000,
-    });
-    const vmReads = (): number =>
-      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === 'vm.get').length;
+    const { clock, runner } = runnerWith({ factsTtlMs: 2000 });
+    const vmReads = (): number => count('vm.get');
     const processor = requireOperation('processor.set');
     const memory = requireOperation('memory.set');
     const target = await runner.resolveTarget(TOKYO, h.vm(TOKYO, 'ウェブサーバー01').id);
@@ -262,14 +258,8 @@ describe('facts cache timing', () => {
   });
 
   it('with changeFactsTtlMs 0 (replicas sharing a fleet) every change reads its VM', async () => {
-    const runner = createOperationRunner({
-      executorFor: h.executor,
-      inventory: h.inventory,
-      factsTtlMs: 2000,
-      changeFactsTtlMs: 0,
-    });
-    const vmReads = (): number =>
-      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === 'vm.get').length;
+    const { runner } = runnerWith({ factsTtlMs: 2000, changeFactsTtlMs: 0 });
+    const vmReads = (): number => count('vm.get');
     const spec = requireOperation('processor.set');
     const target = await runner.resolveTarget(TOKYO, h.vm(TOKYO, 'ウェブサーバー01').id);
     const reads0 = vmReads();
@@ -281,10 +271,7 @@ describe('facts cache timing', () => {
   });
 
   it('concurrent reads of the same facts share one command, and a prepare runs one command at a time', async () => {
-    const clock = createManualClock();
-    const runner = createOperationRunner({ executorFor: h.executor, inventory: h.inventory, clock });
-    const count = (op: string): number =>
-      h.sim.fleet.appliedOperations(TOKYO).filter((r) => r.operation === op).length;
+    const { clock, runner } = runnerWith({});
     const spec = requireOperation('processor.set');
     const vmId = h.vm(TOKYO, 'web-01').id;
     const hosts0 = count('host.get');
