@@ -10,10 +10,10 @@
 // change to that VM may start from those for `changeFactsTtlMs` (default 2 s) instead of reading
 // again. Back-to-back changes to one VM (a plan change: memory, then processor) then cost one facts
 // read, which on a real host is a PowerShell run of its own. Any other change to the VM, a failed
-// one, or invalidate() drops them; Hyper-V still enforces its own rules when the change runs. Host
-// facts are
-// shared by every VM of the host and no lock covers them (four slots read them at once anyway), so
-// they come from a short-lived cache; Hyper-V still enforces its own limits when the change runs.
+// one, or invalidate() drops them; Hyper-V still enforces its own rules when the change runs.
+// Host facts are shared by every VM of the host and no lock covers them (four slots read them at
+// once anyway), so they come from a short-lived cache; Hyper-V still enforces its own limits when
+// the change runs.
 // Concurrent reads of the same facts share one command (single flight), and the reads of one job
 // run one after another so a job never has more than one command on its host.
 
@@ -178,6 +178,19 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     hostCache.delete(hostName);
     for (const cache of [vmCache, leftByChange]) {
       for (const key of [...cache.keys()]) if (key.startsWith(`${hostName}\n`)) cache.delete(key);
+    }
+  }
+
+  /**
+   * Keeps what a change left. The map is in the order the changes ended (each key is deleted when
+   * its next change starts), so entries past their TTL are dropped from its front.
+   */
+  function leaveFacts(key: string, facts: VmFacts): void {
+    const at = now();
+    leftByChange.set(key, { at, value: facts });
+    for (const [k, c] of leftByChange) {
+      if (at - c.at < changeTtl) break;
+      leftByChange.delete(k);
     }
   }
 
@@ -405,9 +418,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       const result = validateResult(spec, target.hostName, res.envelope.result);
       const before = startedFrom.get(prepared);
       const after = before && changeTtl > 0 ? spec.factsAfter?.(before, result) : undefined;
-      if (after && target.vmId !== undefined) {
-        leftByChange.set(vmKey(target.hostName, target.vmId), { at: now(), value: after });
-      }
+      if (after && target.vmId !== undefined) leaveFacts(vmKey(target.hostName, target.vmId), after);
       return {
         result,
         exitCode: res.exitCode,
