@@ -91,8 +91,8 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
     return p;
   }
   const vmKey = (host: string, vmId: string): string => `${host}\n${vmId.toLowerCase()}`;
-  const fresh = <T>(c: Cached<T> | undefined): T | undefined =>
-    c !== undefined && ttl > 0 && now() - c.at < ttl ? c.value : undefined;
+  const fresh = <T>(c: Cached<T> | undefined, maxAgeMs = ttl): T | undefined =>
+    c !== undefined && maxAgeMs > 0 && now() - c.at < maxAgeMs ? c.value : undefined;
 
   function requireHost(hostName: string) {
     const entry = deps.inventory.get(hostName);
@@ -196,8 +196,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
 
   /** The facts the VM's last change left, while they may still start a change (see the header). */
   function factsLeftByChange(hostName: string, vmId: string): VmFacts | undefined {
-    const c = leftByChange.get(vmKey(hostName, vmId));
-    return c !== undefined && changeTtl > 0 && now() - c.at < changeTtl ? c.value : undefined;
+    return fresh(leftByChange.get(vmKey(hostName, vmId)), changeTtl);
   }
 
   function validateResult(spec: OperationSpec, hostName: string, result: unknown): unknown {
