@@ -293,5 +293,13 @@ export function createAuditCommand(io: AuditCommandIo): CliCommand {
 
 export const auditCommand: CliCommand = {
   run: (args) =>
-    createAuditCommand({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).run(args),
+    createAuditCommand({
+      stdout: process.stdout,
+      stderr: process.stderr,
+      // Read only by `verify --export -`: touching process.stdin opens its handle, which a command that
+      // never reads it would hold until exit.
+      get stdin() {
+        return process.stdin;
+      },
+    }).run(args),
 };

@@ -120,10 +120,14 @@ describe('hvgate audit', () => {
       out.push(String(chunk));
       return true;
     });
+    // Only `verify --export -` reads stdin; opening it for any other command held a pipe open.
+    const stdin = jest.spyOn(process, 'stdin', 'get');
     try {
       expect(await runCli(['audit', '--help'])).toBe(0);
+      expect(stdin).not.toHaveBeenCalled();
     } finally {
       spy.mockRestore();
+      stdin.mockRestore();
     }
     expect(out.join('')).toContain('hvgate audit verify');
   });
