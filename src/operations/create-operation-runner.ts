@@ -81,6 +81,10 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
   const leftByChange = new Map<string, Cached<VmFacts>>();
   /** The VM facts each prepared change started from, for its factsAfter. */
   const startedFrom = new WeakMap<PreparedOperation, VmFacts>();
+  // The inventory host a change sends work to besides its own (migration destination, replica), as
+  // the caller named it: hostParams may have replaced it in the script's params by a computer name
+  // or FQDN, which is not the inventory's key of that host's cached facts.
+  const peerOf = new WeakMap<PreparedOperation, string>();
   const inFlight = new Map<string, Promise<unknown>>();
   /** One command per key at a time; later callers share the answer of the read under way. */
   function once<T>(key: string, read: () => Promise<T>): Promise<T> {
@@ -335,6 +339,7 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       script: { id: rendered.scriptId, sha256: rendered.sha256, text: rendered.text },
     };
     if (factsCtx?.vm) startedFrom.set(prepared, factsCtx.vm as VmFacts);
+    if (typeof peerName === 'string') peerOf.set(prepared, peerName);
     return prepared;
   }
 
@@ -390,10 +395,8 @@ export function createOperationRunner(deps: OperationRunnerDeps): CatalogRunner 
       const forget = (): void => {
         if (!spec.mutates) return;
         invalidate(target.hostName, target.vmId);
-        for (const key of ['destinationHost', 'replicaHost']) {
-          const other = prepared.params[key];
-          if (typeof other === 'string' && deps.inventory.has(other)) invalidate(other);
-        }
+        const peer = peerOf.get(prepared);
+        if (peer !== undefined) invalidate(peer);
       };
       const ctx = { hostName: target.hostName, operation: spec.id, vmName: target.vmName };
       // From here on the VM may be changing: what an earlier change left no longer describes it.

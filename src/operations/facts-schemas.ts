@@ -124,6 +124,8 @@ export const vmListSchema = z.array(vmFactsSchema);
 
 export const hostFactsSchema = z.object({
   name: z.string(),
+  /** Get-VMHost's FullyQualifiedDomainName; empty on a host outside a domain. */
+  fullyQualifiedDomainName: z.string().optional(),
   osName: z.string(),
   osVersion: z.string(),
   osBuild: z.string(),

@@ -191,6 +191,7 @@ $hypervVersion = ''
 if ($null -ne $hyperv) { $hypervVersion = [string]$hyperv.Version }
 $result = [ordered]@{
     name = [string]$vmHost.ComputerName
+    fullyQualifiedDomainName = [string]$vmHost.FullyQualifiedDomainName
     osName = [string]$os.Caption
     osVersion = [string]$os.Version
     osBuild = [string]$os.BuildNumber

@@ -4,7 +4,16 @@
 import { z } from 'zod';
 import { defineScriptTemplate } from '../powershell/script-template';
 import { replicationFactsSchema } from './facts-schemas';
-import { defineOperation, nameText, PS_GET_VM, refuse, rule, vmIdleRule } from './operation-helpers';
+import {
+  defineOperation,
+  nameText,
+  PS_GET_VM,
+  refuse,
+  rule,
+  typedFacts,
+  vmIdleRule,
+  type Facts,
+} from './operation-helpers';
 import type { PreconditionRule } from './operation-spec';
 
 export const replicationEnableInput = z.strictObject({
@@ -21,6 +30,17 @@ const noParams = z.strictObject({});
 type NoParams = z.infer<typeof noParams>;
 
 const replicationResult = replicationFactsSchema.extend({ vmId: z.string() });
+
+/**
+ * The replica as the primary must name it in `ReplicaServerName`: its FQDN from its own facts,
+ * the name its Kerberos SPN and its certificate carry, else its computer name. The caller names
+ * an inventory host, and inventory names are the operator's (an alias, a label). Without facts (a
+ * dry run that failed earlier), the inventory name.
+ */
+function replicaServerName(p: ReplicationEnableParams, f: Facts): string {
+  const replica = f.peers[p.replicaHost];
+  return replica?.fullyQualifiedDomainName || replica?.name || p.replicaHost;
+}
 
 const PS_REPLICATION_RESULT = String.raw`
 $vm = Get-VM -Id $vm.Id
@@ -63,6 +83,7 @@ export const replicationEnable = defineOperation({
   longRunning: false,
   defaultWaitSec: 60,
   facts: { peerHostParam: 'replicaHost' },
+  hostParams: (p, f) => ({ replicaHost: replicaServerName(p, typedFacts(f)) }),
   preconditions: [
     vmIdleRule<ReplicationEnableParams>(),
     rule<ReplicationEnableParams>(

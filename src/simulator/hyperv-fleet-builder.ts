@@ -105,6 +105,8 @@ export interface VmSpec {
 
 export interface HostSpec {
   name: string;
+  /** Default: hv.example.test. */
+  domainName?: string;
   os: HostOs;
   logicalProcessorCount?: number;
   processor?: HostProcessor;
@@ -189,6 +191,7 @@ function buildHost(hs: HostSpec): HyperVHost {
   for (const root of [...storageRoots, ...exportRoots]) requireSpecPath(root, `host ${hs.name} root`);
   return {
     name: hs.name,
+    domainName: hs.domainName ?? 'hv.example.test',
     os: hs.os,
     logicalProcessorCount: hs.logicalProcessorCount ?? 32,
     processor: hs.processor ?? { vendor: 'GenuineIntel', family: 'Intel Xeon Gold 6230 (Cascade Lake)' },

@@ -13,6 +13,7 @@ import {
   assertUnderRoots,
   assertVmIdle,
   evenSteps,
+  findHostByServerName,
   FleetState,
   heldMemory,
   holdVm,
@@ -43,9 +44,7 @@ function planMigration(ctx: OpContext, p: VmMigrateParams): MigrationPlan {
   const source = ctx.host;
   const vm = requireVm(source, p.vmId);
   assertVmIdle(vm, 'MoveVM', failedAt(vm, 'source', source.name));
-  const destination = [...ctx.fleet.hosts.values()].find(
-    (h) => h.name.toLowerCase() === p.destinationHost.toLowerCase(),
-  );
+  const destination = findHostByServerName(ctx.fleet, p.destinationHost);
   if (!destination) {
     throw new HyperVError({
       category: 'ConnectionError',

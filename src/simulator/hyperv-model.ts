@@ -234,6 +234,8 @@ export interface VirtualMachine {
 
 export interface HyperVHost {
   name: string;
+  /** The Active Directory domain the host is joined to; its FQDN is `<name>.<domainName>`. */
+  domainName: string;
   os: HostOs;
   logicalProcessorCount: number;
   processor: HostProcessor;

@@ -60,6 +60,19 @@ export function findVm(host: HyperVHost, vmId: string): VirtualMachine | undefin
 }
 
 /** `Get-VM -Id $p.params.vmId` — the first line of every VM-level script. */
+/**
+ * The fleet's host a server name given to a cmdlet reaches, as DNS would resolve it inside the
+ * domain: the computer name (the suffix search adds the domain) or the FQDN, in any case.
+ */
+export function findHostByServerName(fleet: FleetState, serverName: string): HyperVHost | undefined {
+  const wanted = serverName.toLowerCase();
+  for (const h of fleet.hosts.values()) {
+    const name = h.name.toLowerCase();
+    if (wanted === name || wanted === `${name}.${h.domainName.toLowerCase()}`) return h;
+  }
+  return undefined;
+}
+
 export function requireVm(host: HyperVHost, vmId: string): VirtualMachine {
   const vm = findVm(host, vmId);
   if (!vm) throw vmNotFound(vmId);

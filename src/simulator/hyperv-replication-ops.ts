@@ -5,7 +5,7 @@ import { CMDLETS, HyperVError, WMI, wmiError } from './hyperv-errors';
 import { LATENCY, transferMs } from './hyperv-latency';
 import { vmDiskFiles } from './hyperv-disk-ops';
 import { HOST_OS, VirtualMachine } from './hyperv-model';
-import { assertVmIdle, OpContext, requireVm } from './hyperv-op-context';
+import { assertVmIdle, findHostByServerName, OpContext, requireVm } from './hyperv-op-context';
 import type { ReplicationEnableParams, VmIdParams } from './hyperv-params';
 import { replicationFacts, ReplicationFacts } from './hyperv-views';
 
@@ -32,9 +32,7 @@ function planEnable(ctx: OpContext, p: ReplicationEnableParams) {
       `${what}\nReplication is already enabled for virtual machine '${vm.name}' (replica server '${vm.replication.replicaServer}').`,
     );
   }
-  const replica = [...ctx.fleet.hosts.values()].find(
-    (h) => h.name.toLowerCase() === p.replicaHost.toLowerCase(),
-  );
+  const replica = findHostByServerName(ctx.fleet, p.replicaHost);
   if (!replica) {
     throw new HyperVError({
       category: 'ConnectionError',
@@ -87,7 +85,7 @@ function planEnable(ctx: OpContext, p: ReplicationEnableParams) {
       `${what}\nThe Replica server '${replica.name}' does not support virtual machine configuration version ${vm.version}.`,
     );
   }
-  return { vm, replica, authenticationType, port };
+  return { vm, authenticationType, port };
 }
 
 export async function enableReplication(
@@ -96,13 +94,14 @@ export async function enableReplication(
 ): Promise<ReplicationResult> {
   planEnable(ctx, p);
   await ctx.run.sleep(LATENCY.replicationConfigMs);
-  const { vm, replica, authenticationType, port } = planEnable(ctx, p);
+  const { vm, authenticationType, port } = planEnable(ctx, p);
   const diskBytes = vmDiskFiles(ctx, vm).reduce((sum, f) => sum + f.fileSizeBytes, 0);
   vm.replication = {
     mode: 'Primary',
     state: 'ReadyForInitialReplication',
     primaryServer: ctx.host.name,
-    replicaServer: replica.name,
+    // As given, like Hyper-V: the name the primary reaches the replica by (its FQDN from hvgate).
+    replicaServer: p.replicaHost,
     replicaServerPort: port,
     authenticationType,
     replicationFrequencySec: p.replicationFrequencySec ?? 300,

@@ -128,6 +128,7 @@ export interface VmFacts {
 
 export interface HostFacts {
   name: string;
+  fullyQualifiedDomainName: string;
   osName: string;
   osVersion: string;
   osBuild: string;
@@ -163,12 +164,18 @@ export interface HostFacts {
   vmCount: number;
 }
 
+/** Get-VMHost's FullyQualifiedDomainName. */
+export function hostFqdn(host: HyperVHost): string {
+  return `${host.name}.${host.domainName}`;
+}
+
 export function hostFacts(host: HyperVHost): HostFacts {
   const os = HOST_OS[host.os];
   const m = host.migration;
   const r = host.replicationServer;
   return {
     name: host.name,
+    fullyQualifiedDomainName: hostFqdn(host),
     osName: os.osName,
     osVersion: host.os,
     osBuild: os.osBuild,

@@ -217,9 +217,11 @@ describe('operations on the simulator', () => {
       replicaHost: NAGOYA,
       replicationFrequencySec: 30,
     });
-    expect(enabled).toMatchObject({ replicationState: 'ReadyForInitialReplication', replicaServer: NAGOYA });
+    // Enable-VMReplication was given the replica's FQDN, from its own facts.
+    const fqdn = `${NAGOYA}.hv.example.test`;
+    expect(enabled).toMatchObject({ replicationState: 'ReadyForInitialReplication', replicaServer: fqdn });
     const got = await readOnly('replication.get', OSAKA, 'メールサーバー');
-    expect(got.replicaServer).toBe(NAGOYA);
+    expect(got.replicaServer).toBe(fqdn);
     const started = await dryThenRun('replication.start', OSAKA, 'メールサーバー');
     expect(started.replicationState).not.toBe('ReadyForInitialReplication');
     const removed = await dryThenRun('replication.remove', OSAKA, 'メールサーバー');

@@ -292,6 +292,23 @@ describe('replication', () => {
     expect(removed).toMatchObject({ replicationState: 'Disabled', replicaServer: null });
   });
 
+  it('reaches the replica by its FQDN or computer name in any case, keeps the name as given, and refuses other names', async () => {
+    const f = fleet();
+    const enabled = await ok(f, 'hv-src', 'replication.enable', {
+      vmId: SHARED,
+      replicaHost: 'HV-DST.hv.example.test',
+    });
+    expect(enabled).toMatchObject({ replicaServer: 'HV-DST.hv.example.test' });
+    expect(f.getHost('hv-dst')!.fullyQualifiedDomainName).toBe('hv-dst.hv.example.test');
+    const error = await fail(f, 'hv-src', 'replication.enable', {
+      vmId: LOCAL,
+      replicaHost: 'hv-dst.other.example',
+    });
+    expect(error.message).toContain(
+      "The server name or address 'hv-dst.other.example' could not be resolved",
+    );
+  });
+
   it('refuses enabling replication twice', async () => {
     const f = fleet();
     await ok(f, 'hv-src', 'replication.enable', { vmId: SHARED, replicaHost: 'hv-dst' });
