@@ -259,6 +259,11 @@ export interface HyperVHost {
   peakMigrationsInProgress: number;
 }
 
+/** Get-VMHost's FullyQualifiedDomainName. */
+export function hostFqdn(host: HyperVHost): string {
+  return `${host.name}.${host.domainName}`;
+}
+
 export interface Clock {
   now(): number;
 }

@@ -3,7 +3,14 @@
 // share (VM by GUID, files by path, host memory).
 
 import { CmdletName, HyperVError, VmRef, WMI, objectInUse, vmNotFound, wmiError } from './hyperv-errors';
-import type { Clock, FileStore, HyperVHost, VirtualMachine, VmBusy } from './hyperv-model';
+import {
+  hostFqdn,
+  type Clock,
+  type FileStore,
+  type HyperVHost,
+  type VirtualMachine,
+  type VmBusy,
+} from './hyperv-model';
 import { isUnderAnyRoot, parseWindowsPath, WindowsPath } from './hyperv-paths';
 import type { IdSource } from './hyperv-prng';
 
@@ -59,7 +66,6 @@ export function findVm(host: HyperVHost, vmId: string): VirtualMachine | undefin
   return host.vms.find((vm) => vm.id === id);
 }
 
-/** `Get-VM -Id $p.params.vmId` — the first line of every VM-level script. */
 /**
  * The fleet's host a server name given to a cmdlet reaches, as DNS would resolve it inside the
  * domain: the computer name (the suffix search adds the domain) or the FQDN, in any case.
@@ -67,12 +73,12 @@ export function findVm(host: HyperVHost, vmId: string): VirtualMachine | undefin
 export function findHostByServerName(fleet: FleetState, serverName: string): HyperVHost | undefined {
   const wanted = serverName.toLowerCase();
   for (const h of fleet.hosts.values()) {
-    const name = h.name.toLowerCase();
-    if (wanted === name || wanted === `${name}.${h.domainName.toLowerCase()}`) return h;
+    if (wanted === h.name.toLowerCase() || wanted === hostFqdn(h).toLowerCase()) return h;
   }
   return undefined;
 }
 
+/** `Get-VM -Id $p.params.vmId` — the first line of every VM-level script. */
 export function requireVm(host: HyperVHost, vmId: string): VirtualMachine {
   const vm = findVm(host, vmId);
   if (!vm) throw vmNotFound(vmId);

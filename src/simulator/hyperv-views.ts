@@ -12,7 +12,7 @@ import type {
   VhdFile,
   VirtualMachine,
 } from './hyperv-model';
-import { HOST_OS } from './hyperv-model';
+import { HOST_OS, hostFqdn } from './hyperv-model';
 import { FleetState, hostAvailableMemory, storeFor } from './hyperv-op-context';
 import { parseWindowsPath } from './hyperv-paths';
 
@@ -162,11 +162,6 @@ export interface HostFacts {
     defaultStorageLocation: string | null;
   };
   vmCount: number;
-}
-
-/** Get-VMHost's FullyQualifiedDomainName. */
-export function hostFqdn(host: HyperVHost): string {
-  return `${host.name}.${host.domainName}`;
 }
 
 export function hostFacts(host: HyperVHost): HostFacts {
