@@ -15,6 +15,16 @@ const NAGOYA = 'hv-nagoya-03';
 /** Inventory names unrelated to the computer names, as an operator's aliases would be. */
 const alias = (computer: string): string => `dc1-${computer.split('-')[1]}`;
 
+const meta = { jobId: null, requestId: null };
+
+/** The facts a rule or hostParams sees on Osaka, with the given peers. */
+const osakaFacts = (host: object, peers: Record<string, unknown>) => ({
+  host,
+  vm: h.sim.fleet.listVms(OSAKA)[0]!,
+  peers,
+  inventory: { hostName: alias(OSAKA), storageRoots: [], exportRoots: [], otherHosts: [alias(NAGOYA)] },
+});
+
 let h: CatalogHarness;
 beforeAll(async () => {
   h = await startCatalogHarness(3, { inventoryName: alias });
@@ -58,12 +68,8 @@ describe('vm.migrate with inventory names that are not computer names', () => {
     const rule = vmMigrate.preconditions.find((r) => r.id === 'kerberos-delegation')!;
     const source = { ...h.sim.fleet.getHost(OSAKA)!, name: 'HV-OSAKA-02' };
     const dest = { ...h.sim.fleet.getHost(NAGOYA)!, name: 'HV-NAGOYA-03' };
-    const facts = (delegationTo: string[]) => ({
-      host: { ...source, kerberosDelegationTo: delegationTo },
-      vm: h.sim.fleet.listVms(OSAKA)[0]!,
-      peers: { [alias(NAGOYA)]: dest },
-      inventory: { hostName: alias(OSAKA), storageRoots: [], exportRoots: [], otherHosts: [alias(NAGOYA)] },
-    });
+    const facts = (delegationTo: string[]) =>
+      osakaFacts({ ...source, kerberosDelegationTo: delegationTo }, { [alias(NAGOYA)]: dest });
     const input = { destinationHost: alias(NAGOYA) };
     expect(rule.check(input, facts(['hv-nagoya-03.corp.example']))).toBeNull();
     expect(rule.check(input, facts(['HV-NAGOYA-03']))).toBeNull();
@@ -89,11 +95,11 @@ describe('replication.enable with inventory names that are not computer names', 
     const spec = requireOperation('replication.enable');
     const input = { replicaHost: alias(NAGOYA) };
     const mail = await runner.resolveTarget(alias(OSAKA), 'メールサーバー');
-    const report = await runner.dryRun(spec, mail, input, { jobId: null, requestId: null });
+    const report = await runner.dryRun(spec, mail, input, meta);
     expect(report.rules.filter((r) => !r.passed)).toEqual([]);
     expect(report.params).toMatchObject({ replicaHost: FQDN, vmId: mail.vmId });
 
-    const prepared = await runner.prepare(spec, mail, input, { jobId: null, requestId: null });
+    const prepared = await runner.prepare(spec, mail, input, meta);
     const outcome = await runner.execute(prepared, { deadline: Date.now() + 10_000 });
     expect(outcome.result).toMatchObject({
       replicationState: 'ReadyForInitialReplication',
@@ -108,21 +114,13 @@ describe('replication.enable with inventory names that are not computer names', 
     // dropped them, so the next look at the replica reads it again.
     const reads0 = hostReads(NAGOYA);
     const other = h.sim.fleet.listVms(OSAKA).find((v) => v.id !== mail.vmId)!;
-    await runner.dryRun(spec, await runner.resolveTarget(alias(OSAKA), other.id), input, {
-      jobId: null,
-      requestId: null,
-    });
+    await runner.dryRun(spec, await runner.resolveTarget(alias(OSAKA), other.id), input, meta);
     expect(hostReads(NAGOYA)).toBe(reads0 + 1);
   });
 
   it('falls back to the computer name, then the inventory name, when the facts have no FQDN', () => {
     const dest = { ...h.sim.fleet.getHost(NAGOYA)!, fullyQualifiedDomainName: '' };
-    const facts = (peers: Record<string, unknown>) => ({
-      host: h.sim.fleet.getHost(OSAKA)!,
-      vm: h.sim.fleet.listVms(OSAKA)[0]!,
-      peers,
-      inventory: { hostName: alias(OSAKA), storageRoots: [], exportRoots: [], otherHosts: [alias(NAGOYA)] },
-    });
+    const facts = (peers: Record<string, unknown>) => osakaFacts(h.sim.fleet.getHost(OSAKA)!, peers);
     const input = { replicaHost: alias(NAGOYA) };
     expect(replicationEnable.hostParams!(input, facts({ [alias(NAGOYA)]: dest }))).toEqual({
       replicaHost: NAGOYA,
