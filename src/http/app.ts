@@ -22,7 +22,14 @@ import type { GatewayMetrics } from './metrics';
 import { buildOpenApiDocument, toOpenApiPath } from './openapi';
 import { createOperationRouter } from './operation-router';
 import { sendProblem } from './problem-renderer';
-import { jsonBody, requestId, requestIdOf, route, strictJsonContentType } from './request-middleware';
+import {
+  jsonBody,
+  requestId,
+  requestIdOf,
+  route,
+  routingError,
+  strictJsonContentType,
+} from './request-middleware';
 
 export interface Readiness {
   ready: boolean;
@@ -225,7 +232,7 @@ export function createApp(services: AppServices): Express {
       res.destroy();
       return;
     }
-    const e = toHvgError(err);
+    const e = routingError(err) ?? toHvgError(err);
     // Unexpected errors are logged by name only (messages can carry paths or driver text).
     if (e.code === 'HVG_ERR_INTERNAL') {
       services.logger?.error(
@@ -233,7 +240,7 @@ export function createApp(services: AppServices): Express {
         'request failed',
       );
     }
-    sendProblem(res, err, requestIdOf(res));
+    sendProblem(res, e, requestIdOf(res));
   };
   app.use(onError);
   return app;

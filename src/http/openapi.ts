@@ -121,15 +121,16 @@ function jobSchemaWithResult(result: Json): Json {
 
 function operationObject(spec: OperationSpec, params: string[]): Json {
   const input = schemaOf(spec.input, 'input');
-  const fromRoute = new Set(params);
-  // Route parameters are merged into the params by the gateway; the body must not repeat them.
+  // Route parameters, and the fields a route parameter fills (a disk slot's controller fields), are
+  // merged into the params by the gateway; the body must not repeat them.
+  const fromRoute = new Set([...params, ...(spec.routeParams?.fields ?? [])]);
   const bodySchema: Json = { ...input };
   if (bodySchema['properties']) {
     const props = { ...(bodySchema['properties'] as Json) };
     const required = ((bodySchema['required'] as string[] | undefined) ?? []).filter(
       (r) => !fromRoute.has(r),
     );
-    for (const p of params) delete props[p];
+    for (const p of fromRoute) delete props[p];
     bodySchema['properties'] = props;
     if (required.length > 0) bodySchema['required'] = required;
     else delete bodySchema['required'];
@@ -144,7 +145,9 @@ function operationObject(spec: OperationSpec, params: string[]): Json {
         ? 'Host name from the inventory (GET /v1/hosts)'
         : name === 'vm'
           ? 'VM GUID or exact name (no wildcards)'
-          : `Route parameter ${name}`,
+          : name === spec.routeParams?.param
+            ? spec.routeParams.description
+            : `Route parameter ${name}`,
   }));
   parameters.push({
     name: 'wait',

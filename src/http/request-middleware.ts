@@ -85,6 +85,18 @@ function bodyError(err: unknown, limitBytes: number): HvgError {
   }
 }
 
+/**
+ * The router decodes a path parameter when it matches a route and throws a URIError (status 400)
+ * when the percent-encoding is broken (`%ZZ`, a lone `%`, bytes that are not UTF-8). That is the
+ * caller's mistake, so it becomes a 400 instead of an internal error.
+ */
+export function routingError(err: unknown): HvgError | null {
+  if (!(err instanceof URIError)) return null;
+  return new HvgError('HVG_ERR_BAD_REQUEST', {
+    detail: 'a path segment is not valid percent-encoded UTF-8 (a "%" must start an escape such as %2F)',
+  });
+}
+
 /** Wraps async handlers so rejections reach the error renderer. */
 export function route(
   handler: (req: Request, res: Response) => Promise<void>,

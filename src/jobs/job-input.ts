@@ -18,9 +18,10 @@ export function validateInput(
       extensions: { errors: [{ path: '', message: 'expected an object' }] },
     });
   }
-  const fromRoute = spec.routeParams ? spec.routeParams(routeParams) : {};
+  const mapping = spec.routeParams;
+  const fromRoute = mapping ? mapping.parse(routeParams[mapping.param]) : {};
   const errors: { path: string; message: string }[] = [];
-  for (const key of Object.keys(fromRoute)) {
+  for (const key of mapping?.fields ?? []) {
     if (Object.hasOwn(body, key))
       errors.push({ path: key, message: 'comes from the URL and may not be repeated in the body' });
   }

@@ -11,6 +11,7 @@ import type { VmFacts } from './facts-schemas';
 import {
   defineOperation,
   guidText,
+  idRouteParam,
   nameText,
   PS_GET_VM,
   psAwaitJob,
@@ -150,7 +151,7 @@ export const checkpointRemove = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/checkpoints/:checkpointId',
   target: 'vm',
   input: checkpointRemoveInput,
-  routeParams: (rp) => (rp.checkpointId === undefined ? {} : { checkpointId: rp.checkpointId }),
+  routeParams: idRouteParam('checkpointId', "The checkpoint's GUID, from GET …/vms/{vm} (checkpoints[].id)"),
   mutates: true,
   longRunning: true,
   defaultWaitSec: 30,

@@ -11,7 +11,7 @@ import {
   controllerNumber,
   defineOperation,
   offOrRunningRule,
-  parseSlot,
+  slotRouteParam,
   pathText,
   PS_GET_VM,
   refuse,
@@ -39,7 +39,6 @@ export const dvdDriveSetMediaInput = z.strictObject({
 });
 export type DvdDriveSetMediaParams = z.infer<typeof dvdDriveSetMediaInput>;
 
-const driveRouteParams = (rp: Record<string, string>): Record<string, unknown> => parseSlot(rp.drive, false);
 const controllerTypeOf = (vm: VmFacts): 'IDE' | 'SCSI' => (vm.generation === 1 ? 'IDE' : 'SCSI');
 
 function sameSlot(vm: VmFacts, n: number, l: number) {
@@ -193,7 +192,7 @@ export const dvdDriveRemove = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/dvd-drives/:drive',
   target: 'vm',
   input: dvdDriveRemoveInput,
-  routeParams: driveRouteParams,
+  routeParams: slotRouteParam('drive'),
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
@@ -224,7 +223,7 @@ export const dvdDriveSetMedia = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/dvd-drives/:drive',
   target: 'vm',
   input: dvdDriveSetMediaInput,
-  routeParams: driveRouteParams,
+  routeParams: slotRouteParam('drive'),
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,

@@ -13,7 +13,7 @@ import {
   GiB,
   MiB,
   offOrRunningRule,
-  parseSlot,
+  slotRouteParam,
   pathText,
   PS_GET_VM,
   refuse,
@@ -51,8 +51,7 @@ export function findDisk(vm: VmFacts, s: Slot): HardDiskFacts | undefined {
   );
 }
 
-export const diskRouteParams = (rp: Record<string, string>): Record<string, unknown> =>
-  parseSlot(rp.disk, true);
+export const diskRouteParam = slotRouteParam('disk');
 
 const VHDX_MIN = 3 * MiB;
 const VHD_MAX = 2040 * GiB;
@@ -301,7 +300,7 @@ export const hardDiskRemove = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/hard-disks/:disk',
   target: 'vm',
   input: hardDiskRemoveInput,
-  routeParams: diskRouteParams,
+  routeParams: diskRouteParam,
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
@@ -333,7 +332,7 @@ export const hardDiskSetQos = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/hard-disks/:disk/qos',
   target: 'vm',
   input: hardDiskSetQosInput,
-  routeParams: diskRouteParams,
+  routeParams: diskRouteParam,
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,

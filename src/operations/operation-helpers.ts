@@ -4,7 +4,14 @@
 
 import { z } from 'zod';
 import type { ErrorCode } from '../errors/error-codes';
-import type { FactsContext, OperationSpec, PreconditionRule, RuleFailure } from './operation-spec';
+import { HvgError } from '../errors/hvg-error';
+import type {
+  FactsContext,
+  OperationSpec,
+  PreconditionRule,
+  RouteParamMapping,
+  RuleFailure,
+} from './operation-spec';
 import type { HostFacts, VmFacts } from './facts-schemas';
 
 export interface Facts {
@@ -134,23 +141,59 @@ export const guidText = () => z.string().regex(GUID, 'expected a GUID');
 export const isGuid = (s: string): boolean => GUID.test(s);
 
 /**
- * `:disk` / `:drive` route parameters: `<controllerNumber>:<controllerLocation>` (SCSI), or
- * `<IDE|SCSI>:<number>:<location>`. Unparsable parts are passed through as text so the strict
- * schema refuses them with a field error.
+ * `:disk` / `:drive` route parameters: `<controllerNumber>:<controllerLocation>`, or (disks)
+ * `<IDE|SCSI>:<number>:<location>`. A slot not written that way is refused here, naming the form:
+ * the schema alone would only say which field is not a number. Ranges are left to the schema.
  */
-export function parseSlot(text: string | undefined, withType: boolean): Record<string, unknown> {
+function parseSlot(
+  text: string | undefined,
+  withType: boolean,
+  param: 'disk' | 'drive',
+): Record<string, unknown> {
   if (text === undefined) return {};
   const parts = text.split(':');
-  const num = (s: string | undefined): unknown => (s !== undefined && /^\d{1,2}$/.test(s) ? Number(s) : s);
-  if (parts.length === 3 && withType) {
-    return {
-      controllerType: (parts[0] ?? '').toUpperCase(),
-      controllerNumber: num(parts[1]),
-      controllerLocation: num(parts[2]),
-    };
+  const wellFormed =
+    parts.slice(-2).every((p) => /^\d{1,2}$/.test(p)) &&
+    (parts.length === 2 || (withType && parts.length === 3 && /^(ide|scsi)$/i.test(parts[0]!)));
+  if (!wellFormed) {
+    const form = withType
+      ? 'controller:location (e.g. 0:1, a SCSI disk) or IDE|SCSI:controller:location (e.g. IDE:0:1)'
+      : 'controller:location (e.g. 0:1)';
+    const message = `must be written ${form}`;
+    throw new HvgError('HVG_ERR_VALIDATION', {
+      detail: `the ${param} in the URL ${message}; got "${text.slice(0, 40)}". GET the VM to see its slots.`,
+      extensions: { errors: [{ path: param, message }] },
+    });
   }
-  if (parts.length === 2) return { controllerNumber: num(parts[0]), controllerLocation: num(parts[1]) };
-  return { controllerNumber: text, controllerLocation: text };
+  const [number, location] = parts.slice(-2).map(Number);
+  return parts.length === 3
+    ? { controllerType: parts[0]!.toUpperCase(), controllerNumber: number, controllerLocation: location }
+    : { controllerNumber: number, controllerLocation: location };
+}
+
+/** A slot route parameter: `:disk` (with an optional controller type) or `:drive`. */
+export function slotRouteParam(param: 'disk' | 'drive'): RouteParamMapping {
+  const withType = param === 'disk';
+  return {
+    param,
+    description: withType
+      ? "The disk's slot: controller:location (e.g. 0:1, SCSI) or IDE|SCSI:controller:location (e.g. IDE:0:1)"
+      : "The drive's slot: controller:location (e.g. 0:1); the controller type follows the VM generation",
+    fields: withType
+      ? ['controllerType', 'controllerNumber', 'controllerLocation']
+      : ['controllerNumber', 'controllerLocation'],
+    parse: (value) => parseSlot(value, withType, param),
+  };
+}
+
+/** A route parameter that is a param field of the same name (`:adapterId`, `:checkpointId`). */
+export function idRouteParam(param: string, description: string): RouteParamMapping {
+  return {
+    param,
+    description,
+    fields: [param],
+    parse: (value) => (value === undefined ? {} : { [param]: value }),
+  };
 }
 
 // ---- PowerShell snippets ----

@@ -57,6 +57,18 @@ export interface PreconditionRule<P> {
   check(params: P, facts: FactsContext): RuleFailure | null;
 }
 
+/**
+ * A route parameter that fills param fields. `fields` are declared, not read off a parse, so the
+ * body is refused them whatever the URL holds and the OpenAPI body leaves them out.
+ */
+export interface RouteParamMapping {
+  readonly param: string;
+  /** The path parameter's description in the OpenAPI document. */
+  readonly description: string;
+  readonly fields: readonly string[];
+  readonly parse: (value: string | undefined) => Record<string, unknown>;
+}
+
 export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
   /** e.g. `network-adapter.add`; also the script header id. */
   id: string;
@@ -72,8 +84,8 @@ export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
    * fields and route parameters merged (route params win; a body may not repeat them).
    */
   input: z.ZodType<P>;
-  /** How route parameters other than :host and :vm become params, e.g. `c:l` → controller fields. */
-  routeParams?: (routeParams: Record<string, string>) => Record<string, unknown>;
+  /** How the route parameter other than :host and :vm becomes params, e.g. `c:l` → controller fields. */
+  routeParams?: RouteParamMapping;
   mutates: boolean;
   longRunning: boolean;
   /** Seconds a request waits for the job before answering 202 (overridable with ?wait=). */

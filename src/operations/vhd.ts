@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { defineScriptTemplate } from '../powershell/script-template';
 import { vhdFactsSchema } from './facts-schemas';
-import { diskRouteParams, findDisk, slotName, typeOf } from './hard-disk';
+import { diskRouteParam, findDisk, slotName, typeOf } from './hard-disk';
 import { controllerTypeSchema } from './facts-schemas';
 import {
   controllerLocation,
@@ -50,7 +50,7 @@ export const vhdResize = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/hard-disks/:disk/resize',
   target: 'vm',
   input: vhdResizeInput,
-  routeParams: diskRouteParams,
+  routeParams: diskRouteParam,
   mutates: true,
   longRunning: true,
   defaultWaitSec: 5,

@@ -76,6 +76,28 @@ describe('request plumbing', () => {
     expect(jobs.headers['allow']).toBe('GET, HEAD');
   });
 
+  test('broken percent-encoding in a path parameter is 400, and nothing reaches the host', async () => {
+    const sim = kit.sim.host(HOST);
+    const commandsBefore = sim.counters().requests['Command'] ?? 0;
+    const paths = [
+      ['GET', '/v1/hosts/%ZZ'],
+      ['GET', `/v1/hosts/${HOST}/vms/web-01%`],
+      ['GET', `/v1/hosts/${HOST}/vms/%C0%AF`],
+      ['PUT', `/v1/hosts/${HOST}/vms/%E0%A4%A/memory`],
+      ['GET', '/v1/jobs/%ZZ'],
+      ['DELETE', `/v1/hosts/${HOST}/vms/%ZZ/memory`],
+    ] as const;
+    for (const [method, path] of paths) {
+      const res = await kit.api[method === 'GET' ? 'get' : method === 'PUT' ? 'put' : 'delete'](path)
+        .set('Authorization', auth())
+        .set('Content-Type', 'application/json')
+        .send(method === 'PUT' ? '{"startupBytes":2147483648}' : undefined);
+      expectProblem(res, 400, 'HVG_ERR_BAD_REQUEST');
+      expect(res.body['detail']).toMatch(/percent-encoded/);
+    }
+    expect(sim.counters().requests['Command'] ?? 0).toBe(commandsBefore);
+  });
+
   test('/v1 without a token is 401 with WWW-Authenticate', async () => {
     const res = await kit.api.get('/v1/hosts');
     expectProblem(res, 401, 'HVG_ERR_UNAUTHENTICATED');
@@ -175,6 +197,55 @@ describe('hosts and operations', () => {
       .set('Authorization', auth())
       .send({ vmId: 'x', startupBytes: 4 * 1024 ** 3 });
     expectProblem(vmId, 400, 'HVG_ERR_VALIDATION');
+  });
+
+  test('a disk or drive slot in the URL is controller:location; other forms are 400 naming the form', async () => {
+    const VM = `/v1/hosts/${HOST}/vms/web-01`;
+    const dry = async (path: string) =>
+      kit.api.delete(`${VM}/${path}?dryRun=true`).set('Authorization', auth());
+    // web-01 (Generation 2) has its DVD drive at SCSI 0:1 and its system disk at SCSI 0:0.
+    for (const [path, params] of [
+      ['hard-disks/SCSI:0:0', { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 }],
+      ['hard-disks/scsi:0:0', { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 }],
+      ['hard-disks/0:0', { controllerNumber: 0, controllerLocation: 0 }],
+      ['dvd-drives/0:1', { controllerNumber: 0, controllerLocation: 1 }],
+    ] as const) {
+      const res = await dry(path);
+      expect(res.status).toBe(200);
+      expect(res.body.params).toMatchObject(params);
+    }
+    for (const [path, param] of [
+      ['hard-disks/x', 'disk'],
+      ['hard-disks/0', 'disk'],
+      ['hard-disks/FC:0:0', 'disk'],
+      ['hard-disks/0:1:2', 'disk'],
+      ['hard-disks/0:-1', 'disk'],
+      ['dvd-drives/IDE:0:1', 'drive'],
+      ['dvd-drives/0:1x', 'drive'],
+    ] as const) {
+      const res = await dry(path);
+      expectProblem(res, 400, 'HVG_ERR_VALIDATION');
+      expect(res.body.detail).toMatch(new RegExp(`^the ${param} in the URL must be written controller:location`));
+      expect(res.body.errors).toEqual([{ path: param, message: expect.stringMatching(/^must be written/) }]);
+    }
+    // The URL names the slot; the body names the rest (as /openapi.json documents it) and may not
+    // name the slot again, not even the controller type.
+    const qos = `${VM}/hard-disks/0:0/qos?dryRun=true`;
+    const ok = await kit.api.put(qos).set('Authorization', auth()).send({ maximumIops: 500 });
+    expect(ok.status).toBe(200);
+    expect(ok.body.params).toMatchObject({ controllerNumber: 0, controllerLocation: 0, maximumIops: 500 });
+    const repeated = await kit.api
+      .put(qos)
+      .set('Authorization', auth())
+      .send({ controllerType: 'SCSI', maximumIops: 500 });
+    expectProblem(repeated, 400, 'HVG_ERR_VALIDATION');
+    expect(repeated.body.errors).toEqual([
+      { path: 'controllerType', message: 'comes from the URL and may not be repeated in the body' },
+    ]);
+    // Well formed but out of range is the schema's field error.
+    const range = await dry('dvd-drives/0:99');
+    expectProblem(range, 400, 'HVG_ERR_VALIDATION');
+    expect((range.body.errors as { path: string }[]).map((e) => e.path)).toEqual(['controllerLocation']);
   });
 
   test('a failed precondition is 409 with the job id; ambiguous VM names are 409', async () => {

@@ -44,6 +44,35 @@ test('every catalog operation is a documented path with its method, security and
   }
 });
 
+test('a body never documents, let alone requires, a field the URL fills', () => {
+  type Body = { properties?: Record<string, unknown>; required?: string[] };
+  type Op = {
+    parameters: { name: string; in: string; description: string }[];
+    requestBody?: { content: { 'application/json': { schema: Body } } };
+  };
+  const mapped = OPERATIONS.filter((spec) => spec.routeParams);
+  expect(mapped.map((s) => s.id).sort()).toEqual([
+    'checkpoint.remove',
+    'dvd-drive.remove',
+    'dvd-drive.set-media',
+    'hard-disk.remove',
+    'hard-disk.set-qos',
+    'network-adapter.remove',
+    'vhd.resize',
+  ]);
+  for (const spec of mapped) {
+    const mapping = spec.routeParams!;
+    const op = doc.paths[toOpenApiPath(spec.route).path]![spec.method.toLowerCase()] as unknown as Op;
+    const param = op.parameters.find((p) => p.in === 'path' && p.name === mapping.param);
+    expect(param?.description).toBe(mapping.description);
+    const body = op.requestBody?.content['application/json'].schema;
+    for (const field of mapping.fields) {
+      expect(Object.keys(body?.properties ?? {})).not.toContain(field);
+      expect(body?.required ?? []).not.toContain(field);
+    }
+  }
+});
+
 (redoclyInstalled ? test : test.skip)(
   'Redocly lint (recommended rules) reports no errors and no warnings',
   () => {
