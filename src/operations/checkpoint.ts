@@ -11,7 +11,7 @@ import type { VmFacts } from './facts-schemas';
 import {
   defineOperation,
   guidText,
-  idRouteParam,
+  fieldRouteParam,
   nameText,
   PS_GET_VM,
   psAwaitJob,
@@ -151,7 +151,10 @@ export const checkpointRemove = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/checkpoints/:checkpointId',
   target: 'vm',
   input: checkpointRemoveInput,
-  routeParams: idRouteParam('checkpointId', "The checkpoint's GUID, from GET …/vms/{vm} (checkpoints[].id)"),
+  routeParams: fieldRouteParam(
+    'checkpointId',
+    "The checkpoint's GUID, from GET …/vms/{vm} (checkpoints[].id)",
+  ),
   mutates: true,
   longRunning: true,
   defaultWaitSec: 30,

@@ -8,7 +8,7 @@ import { networkAdapterFactsSchema, versionAtLeast } from './facts-schemas';
 import type { VmFacts } from './facts-schemas';
 import {
   defineOperation,
-  idRouteParam,
+  fieldRouteParam,
   nameText,
   offOrRunningRule,
   PS_GET_VM,
@@ -154,7 +154,7 @@ export const networkAdapterRemove = defineOperation({
   route: '/v1/hosts/:host/vms/:vm/network-adapters/:adapterId',
   target: 'vm',
   input: networkAdapterRemoveInput,
-  routeParams: idRouteParam('adapterId', "The adapter's Id, from GET …/vms/{vm} (networkAdapters[].id)"),
+  routeParams: fieldRouteParam('adapterId', "The adapter's Id, from GET …/vms/{vm} (networkAdapters[].id)"),
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,

@@ -187,7 +187,7 @@ export function slotRouteParam(param: 'disk' | 'drive'): RouteParamMapping {
 }
 
 /** A route parameter that is a param field of the same name (`:adapterId`, `:checkpointId`). */
-export function idRouteParam(param: string, description: string): RouteParamMapping {
+export function fieldRouteParam(param: string, description: string): RouteParamMapping {
   return {
     param,
     description,
