@@ -225,7 +225,9 @@ describe('hosts and operations', () => {
     ] as const) {
       const res = await dry(path);
       expectProblem(res, 400, 'HVG_ERR_VALIDATION');
-      expect(res.body.detail).toMatch(new RegExp(`^the ${param} in the URL must be written controller:location`));
+      expect(res.body.detail).toMatch(
+        new RegExp(`^the ${param} in the URL must be written controller:location`),
+      );
       expect(res.body.errors).toEqual([{ path: param, message: expect.stringMatching(/^must be written/) }]);
     }
     // The URL names the slot; the body names the rest (as /openapi.json documents it) and may not
