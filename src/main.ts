@@ -25,6 +25,7 @@ import { createVmLocks } from './fleet/vm-lock';
 import { createApp, type Readiness } from './http/app';
 import { createGatewayMetrics, type GatewayMetrics } from './http/metrics';
 import { createIntakeGate, hostOfApiPath } from './http/intake-gate';
+import { answerClientError } from './http/client-error';
 import {
   IDEMPOTENCY_TTL_MS,
   createJobService,
@@ -421,6 +422,7 @@ export function createGateway(loaded: LoadedConfig, overrides: GatewayOverrides 
           // Bound how long a slow client can hold a connection open.
           server.headersTimeout = 20_000;
           server.requestTimeout = 10 * 60_000;
+          server.on('clientError', answerClientError);
           server.once('error', reject);
           server.listen(port, host, () => {
             const addr = server!.address() as AddressInfo;

@@ -43,7 +43,8 @@ export function extractBearerToken(pieces: TokenRequestPieces, maxTokenBytes: nu
   if (scheme.toLowerCase() !== 'bearer') {
     throw new AuthError('token-missing', 'Authorization scheme is not Bearer');
   }
-  const token = header.slice(space + 1);
+  // RFC 6750 §2.1: `Bearer 1*SP b64token`, so more than one space may separate them.
+  const token = header.slice(space + 1).replace(/^ +/, '');
   if (space === -1 || token === '') throw new AuthError('malformed', 'empty bearer token');
   if (Buffer.byteLength(token, 'utf8') > maxTokenBytes)
     throw new AuthError('token-too-large', `token of ${token.length} bytes`);

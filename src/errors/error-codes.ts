@@ -120,6 +120,11 @@ export const errorCodes = {
     title: 'The job was interrupted by a gateway restart',
     hint: 'The outcome on the host is unknown; GET the VM to check before retrying.',
   },
+  HVG_ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    title: 'Request not received in time',
+    hint: 'Send the whole request (headers within 20 s of connecting) and try again.',
+  },
   HVG_ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
     title: 'Request body too large',
@@ -149,6 +154,11 @@ export const errorCodes = {
     status: 429,
     title: 'Host busy',
     hint: 'Retry after the number of seconds in Retry-After.',
+  },
+  HVG_ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'Request headers too large',
+    hint: 'Keep all request headers under 16 KiB together; a bearer token is usually the large one.',
   },
   HVG_ERR_INTERNAL: {
     status: 500,

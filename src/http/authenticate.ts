@@ -15,6 +15,16 @@ export function sourceOf(req: Request): { ip: string | null; userAgent: string |
   return { ip: req.socket.remoteAddress ?? null, userAgent: typeof ua === 'string' ? ua : null };
 }
 
+/**
+ * Every Authorization header the request carried. `req.headers` keeps only the first of repeated
+ * ones (Node discards the rest), so a request with two would be judged on one of them while a proxy
+ * in front may have judged it on the other; the extractor refuses more than one instead.
+ */
+function authorizationHeaders(req: Request): string | readonly string[] | undefined {
+  const all = req.headersDistinct['authorization'];
+  return all && all.length === 1 ? all[0] : all;
+}
+
 export function principalOf(res: Response): Principal {
   const p = res.locals['principal'] as Principal | undefined;
   if (!p) throw new HvgError('HVG_ERR_UNAUTHENTICATED', { detail: 'a bearer token is required' });
@@ -28,7 +38,7 @@ export function authenticate(deps: {
 }): RequestHandler {
   return (req, res, next) => {
     deps.verifier
-      .authenticate({ authorization: req.headers.authorization, url: req.originalUrl })
+      .authenticate({ authorization: authorizationHeaders(req), url: req.originalUrl })
       .then((principal) => {
         res.locals['principal'] = principal;
         next();

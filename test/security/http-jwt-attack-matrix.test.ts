@@ -72,7 +72,8 @@ function tamperSignature(token: string): string {
   return `${h}.${p}.${bytes.toString('base64url')}`;
 }
 
-type Attack = [name: string, build: () => { header?: string; query?: string }];
+/** `second`: another Authorization header after the first (Node's req.headers keeps only one). */
+type Attack = [name: string, build: () => { header?: string; second?: string; query?: string }];
 
 const attacks: Attack[] = [
   ['alg none', () => ({ header: rawToken({ alg: 'none', typ: 'JWT' }, claims()) })],
@@ -123,6 +124,14 @@ const attacks: Attack[] = [
   ],
   ['token in the query string', () => ({ query: valid() })],
   ['token in the query string and the header', () => ({ header: valid(), query: valid() })],
+  [
+    'a valid token, then a second Authorization header',
+    () => ({ header: valid(), second: `Bearer ${tamperPayload(valid())}` }),
+  ],
+  [
+    'a second Authorization header with the same token',
+    () => ({ header: valid(), second: `Bearer ${valid()}` }),
+  ],
 ];
 
 describe('JWT attack matrix over HTTP', () => {
@@ -130,10 +139,12 @@ describe('JWT attack matrix over HTTP', () => {
 
   test.each(attacks)('%s → 401, audited, host untouched', async (_name, build) => {
     sim.host(HOST).resetCounters();
-    const { header, query } = build();
+    const { header, second, query } = build();
     const url = query ? `${MEMORY}?access_token=${query}` : MEMORY;
     let req = kit.api.put(url).send({ priority: 70 });
-    if (header) req = req.set('Authorization', `Bearer ${header}`);
+    // superagent hands an array to Node as repeated header lines; its types allow that only for Cookie.
+    if (header)
+      req = req.set('Authorization', (second ? [`Bearer ${header}`, second] : `Bearer ${header}`) as string);
     const res = await req;
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('HVG_ERR_UNAUTHENTICATED');

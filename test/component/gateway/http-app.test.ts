@@ -1,5 +1,6 @@
 // The HTTP surface on the real app: request ids, body and media-type limits, problem+json, 404/405,
 // health, metrics, jobs API, dry run, validation; against the simulator with latency scale 0.
+import net from 'node:net';
 import { startKit, type GatewayKit } from './gateway-kit';
 
 let kit: GatewayKit;
@@ -96,6 +97,34 @@ describe('request plumbing', () => {
       expect(res.body['detail']).toMatch(/percent-encoded/);
     }
     expect(sim.counters().requests['Command'] ?? 0).toBe(commandsBefore);
+  });
+
+  test("what Node's HTTP parser refuses is problem+json too: 431 for headers over 16 KiB, 400 for non-HTTP", async () => {
+    const raw = async (bytes: string): Promise<string> => {
+      const { port } = new URL(kit.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.write(bytes);
+      await new Promise((resolve) => socket.on('close', resolve));
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    const parse = (answer: string) => {
+      const [head, body] = answer.split('\r\n\r\n') as [string, string];
+      return { status: Number(head.split(' ')[1]), head, body: JSON.parse(body) as Record<string, unknown> };
+    };
+    const big = parse(
+      await raw(`GET /v1/hosts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'a'.repeat(20_000)}\r\n\r\n`),
+    );
+    expect(big.status).toBe(431);
+    expect(big.head).toMatch(/\r\nContent-Type: application\/problem\+json/);
+    expect(big.body).toMatchObject({ status: 431, code: 'HVG_ERR_HEADERS_TOO_LARGE' });
+    expect(big.head).toContain(`X-Request-Id: ${String(big.body['requestId'])}`);
+    const junk = parse(await raw('HELLO hvgate\r\n\r\n'));
+    expect(junk.status).toBe(400);
+    expect(junk.body).toMatchObject({ status: 400, code: 'HVG_ERR_BAD_REQUEST' });
+    // The server goes on serving.
+    expect((await kit.api.get('/healthz')).status).toBe(200);
   });
 
   test('/v1 without a token is 401 with WWW-Authenticate', async () => {
