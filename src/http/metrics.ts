@@ -9,7 +9,13 @@ import type { IntakeStats } from './intake-gate';
 
 /** Per-host WinRM request counts, if the executors expose them. */
 export interface WinRmStatsSource {
-  stats(): { host: string; httpRequests: number; commands: number; shellsCreated: number }[];
+  stats(): {
+    host: string;
+    httpRequests: number;
+    commands: number;
+    shellsCreated: number;
+    exchanges: readonly { action: string; status: string; count: number }[];
+  }[];
 }
 
 export interface GatewayMetrics {
@@ -94,6 +100,19 @@ export function createGatewayMetrics(deps: {
       registers: [registry],
       collect() {
         for (const s of source.stats()) this.set({ host: s.host }, s.httpRequests);
+      },
+    });
+    new Counter({
+      name: 'hvgate_winrm_requests_total',
+      help: 'WS-Management requests per host by action (create, command, send, receive, signal, delete) and HTTP status of the answer (none: no answer: refused, reset, timed out)',
+      labelNames: ['host', 'action', 'status'],
+      registers: [registry],
+      collect() {
+        // The executors keep the counts; each scrape copies them rather than counting twice.
+        this.reset();
+        for (const s of source.stats())
+          for (const e of s.exchanges)
+            this.inc({ host: s.host, action: e.action, status: e.status }, e.count);
       },
     });
     new Gauge({

@@ -14,7 +14,7 @@ import { validateHostConnection } from './host-connection';
 import { createHttpTransport } from './http-transport';
 import { createOutputCollector } from './output-collector';
 import { createSlotGate } from './slot-gate';
-import { SIGNAL } from './soap-messages';
+import { SIGNAL, type ActionName } from './soap-messages';
 import type { ReceiveResult } from './soap-parser';
 import { isInvalidSelectorsFault, isTimedOutFault } from './soap-parser';
 import {
@@ -112,9 +112,17 @@ export interface ScriptRunOptions extends RunOptions {
   packScripts?: boolean;
 }
 
+/** Requests that ended with one WS-Management action and HTTP status (`none`: no HTTP answer). */
+export interface ExchangeCount {
+  action: ActionName;
+  status: string;
+  count: number;
+}
+
 export interface ExecutorStats {
   host: string;
   httpRequests: number;
+  exchanges: ExchangeCount[];
   commands: number;
   shellsCreated: number;
   shellsDeleted: number;
@@ -185,9 +193,17 @@ export function createHostExecutor(
   const quota = { attempts: 3, baseMs: 250, maxMs: 5_000, ...options.quotaRetry };
   const transport =
     options.transport ?? createHttpTransport(hostConn, { clock, maxSockets: cfg.maxShells + 2 });
+  const exchanges = new Map<string, ExchangeCount>();
   const client = createWsManClient(transport, {
     host,
     clock,
+    onExchange: (action, httpStatus) => {
+      const status = httpStatus === null ? 'none' : String(httpStatus);
+      const key = `${action} ${status}`;
+      const seen = exchanges.get(key);
+      if (seen) seen.count += 1;
+      else exchanges.set(key, { action, status, count: 1 });
+    },
     requestTimeoutMs: cfg.requestTimeoutMs,
     networkGraceMs: cfg.networkGraceMs,
     maxEnvelopeSize: cfg.maxEnvelopeSize,
@@ -572,6 +588,7 @@ export function createHostExecutor(
     stats: () => ({
       host,
       httpRequests: counters.httpRequests,
+      exchanges: [...exchanges.values()].map((e) => ({ ...e })),
       commands: counters.commands,
       shellsCreated: counters.shellsCreated,
       shellsDeleted: counters.shellsDeleted,

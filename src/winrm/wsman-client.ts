@@ -2,7 +2,7 @@
 // correlation, turn faults into typed errors (the WsManFault stays attached for callers that
 // branch on TimedOut / InvalidSelectors / quota codes).
 
-import type { BuiltMessage, MessageContext } from './soap-messages';
+import type { ActionName, BuiltMessage, MessageContext } from './soap-messages';
 import {
   buildCommand,
   buildCreateShell,
@@ -40,6 +40,8 @@ export interface WsManClientOptions {
   maxEnvelopeSize: number;
   codepage: number;
   shellIdleTimeoutMs: number;
+  /** Each request's WS-Management action and HTTP status once it ends (null: no HTTP answer). */
+  onExchange?: (action: ActionName, status: number | null) => void;
 }
 
 export interface WsManClient {
@@ -86,7 +88,14 @@ export function createWsManClient(transport: WinRmTransport, options: WsManClien
   ): Promise<ParsedEnvelope> {
     const httpDeadline = Math.min(call.deadline, clock.now() + operationTimeoutMs + options.networkGraceMs);
     call.onRequest?.();
-    const res = await transport.post({ body: msg.xml, deadline: httpDeadline, signal: call.signal });
+    let res: Awaited<ReturnType<WinRmTransport['post']>>;
+    try {
+      res = await transport.post({ body: msg.xml, deadline: httpDeadline, signal: call.signal });
+    } catch (err) {
+      options.onExchange?.(msg.action, null);
+      throw err;
+    }
+    options.onExchange?.(msg.action, res.status);
     if (res.status !== 200 && res.status !== 500) {
       throw new ProtocolError(`WinRM on host ${host} answered ${msg.action} with HTTP ${res.status}`, {
         host,

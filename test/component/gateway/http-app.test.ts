@@ -1,6 +1,7 @@
 // The HTTP surface on the real app: request ids, body and media-type limits, problem+json, 404/405,
 // health, metrics, jobs API, dry run, validation; against the simulator with latency scale 0.
 import net from 'node:net';
+import type { FaultSpec } from '../../../src/simulator/fault-injector';
 import { startKit, type GatewayKit } from './gateway-kit';
 
 let kit: GatewayKit;
@@ -153,6 +154,44 @@ describe('health, readiness, metrics, OpenAPI', () => {
       /hvgate_operation_duration_seconds_count\{operation="host.get",host="hv-tokyo-01",outcome="succeeded"\} [1-9]/,
     );
     expect(res.text).toMatch(/hvgate_winrm_http_requests\{host="hv-tokyo-01"\} [1-9]/);
+  });
+
+  test('metrics count WinRM requests by host, action and HTTP status, as the host saw them', async () => {
+    const OTHER = 'hv-osaka-02';
+    const count = async (host: string, action: string, status: string): Promise<number> => {
+      const text = (await kit.api.get('/metrics')).text;
+      const line = new RegExp(
+        `^hvgate_winrm_requests_total\\{host="${host}",action="${action}",status="${status}"\\} (\\d+)$`,
+        'm',
+      ).exec(text);
+      return line ? Number(line[1]) : 0;
+    };
+    const sim = kit.sim.host(OTHER);
+    await kit.api.get(`/v1/hosts/${OTHER}`).set('Authorization', auth()).expect(200);
+    const seen = sim.counters().requests;
+    const [command, receive] = [await count(OTHER, 'command', '200'), await count(OTHER, 'receive', '200')];
+    expect(command).toBeGreaterThan(0);
+    expect(command).toBe(seen['Command']);
+    expect(receive).toBe(seen['Receive']);
+    // A host answering HTTP 500, then cutting the connection before any answer: each request is
+    // counted under its status ('none' for no answer), and every Command the host saw is counted.
+    for (const fault of [
+      { kind: 'http500', actions: ['Command'], count: 1 },
+      { kind: 'drop', actions: ['Command'], count: 1, bytes: 0 },
+    ] satisfies FaultSpec[]) {
+      sim.faults.inject(fault);
+      const failed = await kit.api.get(`/v1/hosts/${OTHER}`).set('Authorization', auth());
+      expect([502, 503]).toContain(failed.status);
+      sim.faults.clear();
+    }
+    expect(await count(OTHER, 'command', '500')).toBe(1);
+    expect(await count(OTHER, 'command', 'none')).toBe(1);
+    const commands = sim.counters().requests['Command'];
+    expect(
+      (await count(OTHER, 'command', '200')) +
+        (await count(OTHER, 'command', '500')) +
+        (await count(OTHER, 'command', 'none')),
+    ).toBe(commands);
   });
 
   test('/openapi.json lists every catalog route with security and problem responses', async () => {
