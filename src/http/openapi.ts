@@ -199,7 +199,7 @@ function operationObject(spec: OperationSpec, params: string[]): Json {
     },
   };
   if (spec.method !== 'GET' && spec.method !== 'DELETE') {
-    const example = exampleOf(bodySchema);
+    const example = spec.example ?? exampleOf(bodySchema);
     op['requestBody'] = {
       required: false,
       content: {

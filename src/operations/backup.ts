@@ -30,6 +30,7 @@ export const backupCreate = defineOperation({
   mutates: true,
   longRunning: true,
   defaultWaitSec: 5,
+  example: { destinationPath: '\\\\hv-fs01\\backups\\web-01' },
   successStatus: 201,
   pathFields: [{ field: 'destinationPath', roots: 'export' }],
   preconditions: [

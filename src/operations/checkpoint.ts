@@ -57,6 +57,7 @@ export const checkpointCreate = defineOperation({
   mutates: true,
   longRunning: true,
   defaultWaitSec: 30,
+  example: { name: 'before-plan-change', checkpointType: 'Production' },
   successStatus: 201,
   preconditions: [
     vmIdleRule<CheckpointCreateParams>(),

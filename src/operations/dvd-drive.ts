@@ -113,6 +113,7 @@ export const dvdDriveAdd = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
+  example: { controllerNumber: 0, controllerLocation: 3, path: 'D:\\Hyper-V\\ISO\\tools.iso' },
   successStatus: 201,
   pathFields: [{ field: 'path', roots: 'storage' }],
   preconditions: [
@@ -227,6 +228,7 @@ export const dvdDriveSetMedia = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
+  example: { path: 'D:\\Hyper-V\\ISO\\tools.iso' },
   pathFields: [{ field: 'path', roots: 'storage' }],
   preconditions: [driveExists<DvdDriveSetMediaParams>(), vmIdleRule<DvdDriveSetMediaParams>()],
   template: defineScriptTemplate({

@@ -221,6 +221,12 @@ export const hardDiskAdd = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 120,
+  example: {
+    controllerNumber: 0,
+    controllerLocation: 2,
+    path: 'D:\\Hyper-V\\Virtual Hard Disks\\web-01-data.vhdx',
+    sizeBytes: 100 * GiB,
+  },
   successStatus: 201,
   pathFields: [{ field: 'path', roots: 'storage' }],
   preconditions: [
@@ -336,6 +342,7 @@ export const hardDiskSetQos = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
+  example: { minimumIops: 100, maximumIops: 2000 },
   preconditions: [
     diskExistsRule<HardDiskSetQosParams>(),
     vmIdleRule<HardDiskSetQosParams>(),

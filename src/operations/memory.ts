@@ -8,6 +8,7 @@ import { memoryFactsSchema, versionAtLeast } from './facts-schemas';
 import type { VmFacts } from './facts-schemas';
 import {
   defineOperation,
+  GiB,
   mb,
   MiB,
   offOrRunningRule,
@@ -75,6 +76,7 @@ export const memorySet = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
+  example: { startupBytes: 8 * GiB },
   preconditions: [
     vmIdleRule<MemorySetParams>(),
     offOrRunningRule<MemorySetParams>('Memory sizes can be changed', changesSize),

@@ -91,6 +91,7 @@ export const networkAdapterAdd = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
+  example: { switchName: 'External-LAN', vlanId: 20 },
   successStatus: 201,
   preconditions: [
     vmIdleRule<NetworkAdapterAddParams>(),

@@ -123,4 +123,9 @@ export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
   redactFields?: readonly string[];
   /** HTTP status of a successful synchronous answer (200 default, 201 for creations). */
   successStatus?: number;
+  /**
+   * A realistic request body for the OpenAPI document (route parameters left out). The catalog
+   * tests check that it passes `input`, so the document never shows a body the gateway refuses.
+   */
+  example?: Record<string, unknown>;
 }

@@ -29,6 +29,7 @@ export const processorSet = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
+  example: { reserve: 10, maximum: 75, relativeWeight: 200 },
   preconditions: [
     vmIdleRule<ProcessorSetParams>(),
     rule<ProcessorSetParams>(

@@ -82,6 +82,7 @@ export const replicationEnable = defineOperation({
   mutates: true,
   longRunning: false,
   defaultWaitSec: 60,
+  example: { replicaHost: 'hv-osaka-02', replicationFrequencySec: 300 },
   facts: { peerHostParam: 'replicaHost' },
   hostParams: (p, f) => ({ replicaHost: replicaServerName(p, typedFacts(f)) }),
   preconditions: [

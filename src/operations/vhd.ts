@@ -54,6 +54,7 @@ export const vhdResize = defineOperation({
   mutates: true,
   longRunning: true,
   defaultWaitSec: 5,
+  example: { sizeBytes: 128 * GiB },
   preconditions: [
     rule<VhdResizeParams>(
       'disk-exists',
@@ -182,6 +183,7 @@ export const vhdOptimize = defineOperation({
   mutates: true,
   longRunning: true,
   defaultWaitSec: 5,
+  example: { path: 'D:\\Hyper-V\\Virtual Hard Disks\\archive-2025.vhdx', mode: 'Full' },
   pathFields: [{ field: 'path', roots: 'storage' }],
   facts: { vmList: true },
   preconditions: [

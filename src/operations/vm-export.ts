@@ -25,6 +25,7 @@ export const vmExport = defineOperation({
   mutates: true,
   longRunning: true,
   defaultWaitSec: 5,
+  example: { destinationPath: '\\\\hv-fs01\\backups\\web-01' },
   pathFields: [{ field: 'destinationPath', roots: 'export' }],
   preconditions: [vmIdleRule<VmExportParams>()],
   template: defineScriptTemplate({

@@ -77,6 +77,7 @@ export const vmMigrate = defineOperation({
   mutates: true,
   longRunning: true,
   defaultWaitSec: 5,
+  example: { destinationHost: 'hv-osaka-02' },
   pathFields: [{ field: 'destinationStoragePath', roots: 'storage', hostParam: 'destinationHost' }],
   facts: { peerHostParam: 'destinationHost' },
   preconditions: [

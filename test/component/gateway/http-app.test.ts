@@ -1,6 +1,8 @@
 // The HTTP surface on the real app: request ids, body and media-type limits, problem+json, 404/405,
 // health, metrics, jobs API, dry run, validation; against the simulator with latency scale 0.
 import net from 'node:net';
+import { toOpenApiPath } from '../../../src/http/openapi';
+import { OPERATIONS } from '../../../src/operations/operation-registry';
 import type { FaultSpec } from '../../../src/simulator/fault-injector';
 import { startKit, type GatewayKit } from './gateway-kit';
 
@@ -192,6 +194,42 @@ describe('health, readiness, metrics, OpenAPI', () => {
         (await count(OTHER, 'command', '500')) +
         (await count(OTHER, 'command', 'none')),
     ).toBe(commands);
+  });
+
+  test("every body example /openapi.json shows passes the gateway's validation and path rules", async () => {
+    const doc = (await kit.api.get('/openapi.json').expect(200)).body as {
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { example?: object }> } }>
+      >;
+    };
+    const withBody = OPERATIONS.filter((spec) => spec.method === 'PUT' || spec.method === 'POST');
+    for (const spec of withBody) {
+      const { path } = toOpenApiPath(spec.route);
+      const shown =
+        doc.paths[path]![spec.method.toLowerCase()]!.requestBody!.content['application/json']!.example;
+      if (spec.id === 'replication.start') {
+        expect(shown).toBeUndefined(); // no body fields at all
+        continue;
+      }
+      expect(spec.example).toBeDefined();
+      expect(shown).toEqual(spec.example);
+      // web-01 has its system disk at SCSI 0:0 and its DVD drive at 0:1.
+      const url = path
+        .replace('{host}', HOST)
+        .replace('{vm}', 'web-01')
+        .replace('{disk}', '0:0')
+        .replace('{drive}', '0:1');
+      const dry = await kit.api[spec.method === 'PUT' ? 'put' : 'post'](`${url}?dryRun=true`)
+        .set('Authorization', auth())
+        .send(spec.example!);
+      expect({ op: spec.id, status: dry.status, code: dry.body.code }).toEqual({
+        op: spec.id,
+        status: 200,
+        code: undefined,
+      });
+      expect(dry.body.operation).toBe(spec.id);
+    }
   });
 
   test('/openapi.json lists every catalog route with security and problem responses', async () => {
