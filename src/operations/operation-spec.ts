@@ -124,8 +124,8 @@ export interface OperationSpec<P = Record<string, unknown>, R = unknown> {
   /** HTTP status of a successful synchronous answer (200 default, 201 for creations). */
   successStatus?: number;
   /**
-   * A realistic request body for the OpenAPI document (route parameters left out). The catalog
-   * tests check that it passes `input`, so the document never shows a body the gateway refuses.
+   * A realistic request body for the OpenAPI document (route parameters left out). A component
+   * test dry-runs it through the gateway, so the document never shows a body the gateway refuses.
    */
   example?: Record<string, unknown>;
 }
