@@ -48,6 +48,22 @@ function checkQueryKeys(req: Request, allowed: ReadonlySet<string>): void {
   }
 }
 
+/** A job that ended with no error recorded (rows written before cancels recorded theirs). */
+function endedWithoutError(job: JobRecord): HvgError {
+  const extensions = { jobId: job.id, jobStatus: job.state };
+  switch (job.state) {
+    case 'cancelled':
+      return new HvgError('HVG_ERR_CANCELLED', { detail: `job ${job.id} was cancelled`, extensions });
+    case 'interrupted':
+      return new HvgError('HVG_ERR_JOB_INTERRUPTED', {
+        detail: `job ${job.id} was interrupted; the outcome on the host is unknown`,
+        extensions,
+      });
+    default:
+      return new HvgError('HVG_ERR_INTERNAL', { detail: 'the job ended without a result', extensions });
+  }
+}
+
 /** A finished job answers like the operation itself; an unfinished one with 202 and its URL. */
 export function sendJob(
   res: Response,
@@ -69,10 +85,7 @@ export function sendJob(
       const err =
         job.error !== null
           ? fromJobError(job.error, { jobId: job.id, jobStatus: job.state })
-          : new HvgError('HVG_ERR_INTERNAL', {
-              detail: 'the job ended without a result',
-              extensions: { jobId: job.id },
-            });
+          : endedWithoutError(job);
       sendProblem(res, err, requestIdOf(res));
     }
   }

@@ -819,7 +819,15 @@ export function createJobService(options: JobServiceOptions): JobService {
           extensions: { jobId: job.id, status: job.state },
         });
       }
-      const moved = await store.update(job.id, { state: 'cancelled', finishedAt: clock.now() }, ['queued']);
+      // The error is what a request still waiting for this job answers with (409, not a bare state).
+      const error = toJobError(
+        new HvgError('HVG_ERR_CANCELLED', {
+          detail: `job ${job.id} was cancelled by its caller (DELETE /v1/jobs/{id}) while queued; nothing was sent to the host`,
+        }),
+      );
+      const moved = await store.update(job.id, { state: 'cancelled', finishedAt: clock.now(), error }, [
+        'queued',
+      ]);
       if (!moved) {
         const now = await store.get(job.id);
         throw new HvgError('HVG_ERR_JOB_NOT_CANCELLABLE', {

@@ -160,6 +160,33 @@ describe('idempotency and cancel', () => {
       .filter((e) => e.jobId === queued.body.id);
     expect(events.map((e) => e.stage)).toEqual(['requested', 'cancelled']);
   });
+
+  test('a request still waiting for a job that its caller cancels answers 409 HVG_ERR_CANCELLED', async () => {
+    const token = `Bearer ${kit.token()}`;
+    sim.host(HOST).faults.inject({ kind: 'slow', delayMs: 300, actions: ['Command'] });
+    const running = await kit.api.put(`${MEMORY}?wait=0`).set('Authorization', token).send({ priority: 46 });
+    expect(running.status).toBe(202);
+    await pollJob(kit, running.body.id as string, (s) => s === 'running');
+    // The waiting request and the cancel race; the waiter learns its job id from the job list.
+    const waiting = kit.api.put(`${MEMORY}?wait=30`).set('Authorization', token).send({ priority: 47 });
+    const waiter = waiting.then((r) => r);
+    let queuedId: string | undefined;
+    for (let i = 0; i < 100 && !queuedId; i++) {
+      const list = await kit.api.get('/v1/jobs?status=queued').set('Authorization', token);
+      queuedId = (list.body.jobs as { id: string }[])[0]?.id;
+      if (!queuedId) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(queuedId).toBeDefined();
+    const cancel = await kit.api.delete(`/v1/jobs/${queuedId}`).set('Authorization', token);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.error).toMatchObject({ code: 'HVG_ERR_CANCELLED' });
+    const answer = await waiter;
+    sim.host(HOST).faults.clear();
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ code: 'HVG_ERR_CANCELLED', jobId: queuedId, jobStatus: 'cancelled' });
+    expect(appliedMemorySets(47)).toBe(0);
+    await pollJob(kit, running.body.id as string, (s) => s === 'succeeded' || s === 'failed');
+  });
 });
 
 /** The real SQLite audit store, except that a batch whose event bodies match `failWhen()` fails. */
