@@ -61,7 +61,7 @@ type Action =
       caller: number;
       host: number;
       vm: number;
-      op: 'memory' | 'processor' | 'checkpoint' | 'read';
+      op: 'memory' | 'processor' | 'checkpoint' | 'nic' | 'qos' | 'read';
       value: number;
       wait: 0 | 2;
       key: number | null;
@@ -77,7 +77,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       caller: fc.nat(CALLERS.length - 1),
       host: fc.nat(HOSTS.length - 1),
       vm: fc.nat(2),
-      op: fc.constantFrom('memory', 'processor', 'checkpoint', 'read'),
+      op: fc.constantFrom('memory', 'processor', 'checkpoint', 'nic', 'qos', 'read'),
       value: fc.integer({ min: 1, max: 100 }),
       wait: fc.constantFrom(0, 2),
       key: fc.option(fc.nat(KEYS.length - 1), { nil: null }),
@@ -121,6 +121,14 @@ function request(a: Extract<Action, { kind: 'submit' }>): {
         path: `${base}/checkpoints`,
         body: { name: `chaos-${a.value}`, checkpointType: 'Standard' },
       };
+    case 'nic':
+      return {
+        method: 'post',
+        path: `${base}/network-adapters`,
+        body: { switchName: 'External-LAN', vlanId: a.value },
+      };
+    case 'qos':
+      return { method: 'put', path: `${base}/hard-disks/0:0/qos`, body: { maximumIops: a.value * 50 } };
     case 'read':
       return { method: 'get', path: base };
   }
