@@ -164,11 +164,11 @@ describe('idempotency and cancel', () => {
   test('a request still waiting for a job that its caller cancels answers 409 HVG_ERR_CANCELLED', async () => {
     const token = `Bearer ${kit.token()}`;
     sim.host(HOST).faults.inject({ kind: 'slow', delayMs: 300, actions: ['Command'] });
-    const running = await kit.api.put(`${MEMORY}?wait=0`).set('Authorization', token).send({ priority: 46 });
+    const running = await kit.api.put(`${MEMORY}?wait=0`).set('Authorization', token).send({ priority: 71 });
     expect(running.status).toBe(202);
     await pollJob(kit, running.body.id as string, (s) => s === 'running');
     // The waiting request and the cancel race; the waiter learns its job id from the job list.
-    const waiting = kit.api.put(`${MEMORY}?wait=30`).set('Authorization', token).send({ priority: 47 });
+    const waiting = kit.api.put(`${MEMORY}?wait=30`).set('Authorization', token).send({ priority: 72 });
     const waiter = waiting.then((r) => r);
     let queuedId: string | undefined;
     for (let i = 0; i < 100 && !queuedId; i++) {
@@ -184,7 +184,7 @@ describe('idempotency and cancel', () => {
     sim.host(HOST).faults.clear();
     expect(answer.status).toBe(409);
     expect(answer.body).toMatchObject({ code: 'HVG_ERR_CANCELLED', jobId: queuedId, jobStatus: 'cancelled' });
-    expect(appliedMemorySets(47)).toBe(0);
+    expect(appliedMemorySets(72)).toBe(0);
     await pollJob(kit, running.body.id as string, (s) => s === 'succeeded' || s === 'failed');
   });
 });
