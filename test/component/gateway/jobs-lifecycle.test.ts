@@ -168,8 +168,12 @@ describe('idempotency and cancel', () => {
     expect(running.status).toBe(202);
     await pollJob(kit, running.body.id as string, (s) => s === 'running');
     // The waiting request and the cancel race; the waiter learns its job id from the job list.
-    const waiting = kit.api.put(`${MEMORY}?wait=30`).set('Authorization', token).send({ priority: 72 });
-    const waiter = waiting.then((r) => r);
+    // then() sends the request now; it is awaited after the cancel.
+    const waiter = kit.api
+      .put(`${MEMORY}?wait=30`)
+      .set('Authorization', token)
+      .send({ priority: 72 })
+      .then((r) => r);
     let queuedId: string | undefined;
     for (let i = 0; i < 100 && !queuedId; i++) {
       const list = await kit.api.get('/v1/jobs?status=queued').set('Authorization', token);
